@@ -1,0 +1,55 @@
+# Two commands do all the setup: `make run` and `make test`. See README.md.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint superuser migrate frontend frontend-check bench bench-full clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Stamp files: reinstall only when a requirements file changes.
+$(VENV)/.installed: requirements.txt $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+migrate: $(VENV)/.installed
+	DJANGO_DEBUG=$${DJANGO_DEBUG-1} $(BIN)/python manage.py migrate --noinput
+
+run: migrate
+	@echo "Serving on http://$(HOST):$(PORT)/  (sign up there, or: make superuser)"
+	DJANGO_DEBUG=$${DJANGO_DEBUG-1} $(BIN)/daphne -b $(HOST) -p $(PORT) collab.asgi:application
+
+superuser: migrate
+	DJANGO_DEBUG=$${DJANGO_DEBUG-1} $(BIN)/python manage.py createsuperuser
+
+test: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+frontend:
+	cd frontend && npm ci --no-audit --no-fund && npm run build
+
+# Rebuild the bundle and fail if it differs from the committed one.
+frontend-check: frontend
+	git diff --exit-code --stat -- notes/static/notes/build/
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.run --quick
+
+bench-full: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.run --full
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache

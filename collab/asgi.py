@@ -1,0 +1,36 @@
+"""
+ASGI entry point: `daphne collab.asgi:application` serves the whole site.
+
+HTTP goes to Django (static files through WhiteNoise); WebSockets pass the Origin check, then
+session authentication, then the URL router.
+"""
+
+import logging
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "collab.settings")
+django_asgi_app = get_asgi_application()
+
+# Imported after Django is set up: these modules touch models and settings.
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+from notes.routing import websocket_urlpatterns  # noqa: E402
+
+if not settings.REDIS_URL:
+    logging.getLogger("collab").warning(
+        "REDIS_URL is unset: in-memory channel layer, single-process only"
+    )
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        ),
+    }
+)

@@ -1,0 +1,96 @@
+"""Parsing of environment variables into Django settings values. Pure functions, no Django setup."""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+# Channel names the per-process hub receives on; they get a large queue (see notes/hub.py).
+HUB_CHANNEL_PREFIX = "notes-hub"
+HUB_CHANNEL_CAPACITY = 10_000
+
+
+def env_bool(name: str, *, default: bool) -> bool:
+    """Read a boolean variable; anything but a clear yes/no word is an error."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError(f"{name} must be one of {sorted(TRUE_WORDS | FALSE_WORDS)}, got {raw!r}")
+
+
+def env_int(name: str, *, default: int) -> int:
+    """Read an integer variable, with a clear error for anything else."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def env_list(name: str, *, default: list[str]) -> list[str]:
+    """Read a comma-separated list; blank items are dropped."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return list(default)
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def database_config(url: str | None, *, base_dir: Path) -> dict:
+    """Return the DATABASES['default'] entry for a DATABASE_URL (default: SQLite in the project)."""
+    if not url:
+        url = f"sqlite:///{base_dir / 'db.sqlite3'}"
+    config = dj_database_url.parse(url, conn_max_age=0)
+    engine = config["ENGINE"]
+    if engine == "django.db.backends.sqlite3":
+        # Concurrent writers: WAL lets readers run beside a writer, IMMEDIATE takes the write
+        # lock at BEGIN (no deadlocking upgrade), and the busy timeout waits instead of failing
+        # with "database is locked".
+        # Tests start real daphne processes, which must see the test database: keep it in a file.
+        config["TEST"] = {"NAME": str(base_dir / "test-db.sqlite3")}
+        config["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": (
+                "PRAGMA journal_mode=WAL;PRAGMA synchronous=FULL;PRAGMA busy_timeout=20000;"
+            ),
+        }
+    elif engine == "django.db.backends.postgresql":
+        config.setdefault("OPTIONS", {})
+    else:
+        raise ValueError(f"DATABASE_URL must be sqlite:// or postgres://, got engine {engine}")
+    return config
+
+
+def channel_layers_config(redis_url: str | None) -> dict:
+    """Return CHANNEL_LAYERS: channels-redis for a REDIS_URL, else the in-memory layer."""
+    capacities = {f"{HUB_CHANNEL_PREFIX}.*": HUB_CHANNEL_CAPACITY}
+    if not redis_url:
+        return {
+            "default": {
+                "BACKEND": "channels.layers.InMemoryChannelLayer",
+                "CONFIG": {"channel_capacity": capacities},
+            }
+        }
+    return {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                # socket_timeout None: redis-py 8 otherwise times out idle reads after ~5 s and
+                # the consumer's socket dies with 1011 (channels_redis issue 422).
+                "hosts": [{"address": redis_url, "socket_timeout": None}],
+                "channel_capacity": capacities,
+                "capacity": 1000,
+                "expiry": 30,
+            },
+        }
+    }

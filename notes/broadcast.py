@@ -1,0 +1,60 @@
+"""
+The one place that sends to channel-layer groups. `grep group_send` finds only this file.
+
+Every note has one group, joined once per process by that process's hub (notes.hub), never by
+individual sockets. Messages are sent only after the change they carry has been committed.
+
+Channel-layer delivery is at-most-once, so nothing here is relied on for durability: the hub
+heals from the database log (see docs/architecture.md).
+"""
+
+import hashlib
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+# Event types, dispatched by the hub: "note.update" is handled by Hub.note_update, and so on.
+NOTE_UPDATE = "note.update"
+NOTE_AWARENESS = "note.awareness"
+NOTE_DELETED = "note.deleted"
+
+# Origin of updates made outside any hub (HTTP views, admin, management commands).
+EXTERNAL_ORIGIN = "external"
+
+
+def note_group(note_id) -> str:
+    """The note's group name: ASCII and well under Channels' 100-character limit."""
+    digest = hashlib.blake2s(str(note_id).encode(), digest_size=16).hexdigest()
+    return f"note.{digest}"
+
+
+async def send_note_update(*, note_id, origin: str, seq: int, update: bytes) -> None:
+    """Fan a committed update out to every process that has the note loaded."""
+    await get_channel_layer().group_send(
+        note_group(note_id),
+        {"type": NOTE_UPDATE, "note": str(note_id), "origin": origin, "seq": seq, "update": update},
+    )
+
+
+async def send_note_awareness(*, note_id, origin: str, payload: bytes) -> None:
+    """Fan an awareness update (presence, cursors) out to every process with the note loaded."""
+    await get_channel_layer().group_send(
+        note_group(note_id),
+        {"type": NOTE_AWARENESS, "note": str(note_id), "origin": origin, "payload": payload},
+    )
+
+
+async def send_note_deleted(*, note_id) -> None:
+    await get_channel_layer().group_send(
+        note_group(note_id), {"type": NOTE_DELETED, "note": str(note_id)}
+    )
+
+
+def note_update_external(*, note_id, update: bytes) -> None:
+    """From synchronous code, after commit: fan out an update made outside the editor."""
+    async_to_sync(send_note_update)(note_id=note_id, origin=EXTERNAL_ORIGIN, seq=0, update=update)
+
+
+def note_deleted(*, note_id) -> None:
+    """From synchronous code, after commit: tell every process the note is gone."""
+    async_to_sync(send_note_deleted)(note_id=note_id)

@@ -1,0 +1,69 @@
+"""
+Notes and their durable CRDT state.
+
+A note's body is a Yjs document. It is stored as a compacted snapshot on the note plus an
+append-only log of updates (`NoteUpdate`) received since; loading applies the snapshot, then the
+log. `content_text` and `preview` mirror the text for search, the list and the admin: they are
+derived, never a source for the CRDT.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+TITLE_MAX_LENGTH = 200
+PREVIEW_LENGTH = 240
+
+
+class NoteQuerySet(models.QuerySet):
+    pass
+
+
+class NoteManager(models.Manager.from_queryset(NoteQuerySet)):
+    def get_queryset(self):
+        # The snapshot can be large and is read only by the realtime services.
+        return super().get_queryset().defer("crdt_snapshot")
+
+
+class Note(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="owned_notes"
+    )
+    title = models.CharField(max_length=TITLE_MAX_LENGTH, default="Untitled")
+    content_text = models.TextField(blank=True, default="", editable=False)
+    preview = models.CharField(max_length=PREVIEW_LENGTH, blank=True, default="", editable=False)
+    crdt_snapshot = models.BinaryField(default=b"", editable=False)
+    # Highest NoteUpdate id merged into crdt_snapshot (0: none).
+    snapshot_through = models.BigIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+
+    objects = NoteManager()
+
+    class Meta:
+        ordering = ["-updated_at"]
+        indexes = [models.Index(fields=["owner", "-updated_at"])]
+
+    def __str__(self):
+        return self.title
+
+
+class NoteUpdate(models.Model):
+    """One Yjs update, appended when a client's edit is accepted; removed by compaction."""
+
+    id = models.BigAutoField(primary_key=True)
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="updates")
+    data = models.BinaryField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["note", "id"])]
+
+    def __str__(self):
+        return f"update {self.id} of {self.note_id}"

@@ -1,0 +1,203 @@
+"""
+Writes: every change to a note goes through a function here, named <entity>_<action>.
+
+Services take keyword-only arguments and do their work in a transaction. They never check
+permissions: callers validate first (notes.permissions), then act. Anything other people must
+see is broadcast by notes.broadcast, after the transaction commits.
+
+Durable CRDT state has a narrow interface: load (`note_state_load`), append
+(`note_updates_append`), catch up (`note_updates_since`) and compact (`note_compact`).
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+from pycrdt import Doc
+
+from notes import broadcast, documents
+from notes.models import PREVIEW_LENGTH, TITLE_MAX_LENGTH, Note, NoteUpdate
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """What the database holds for a note: updates to apply in order, and the last log id."""
+
+    updates: list[bytes]
+    through: int
+
+
+@dataclass(frozen=True)
+class Append:
+    """One update to append to a note's log."""
+
+    note_id: object
+    data: bytes
+    author_id: int | None
+
+
+def _clean_title(title: str) -> str:
+    return (title.strip() or "Untitled")[:TITLE_MAX_LENGTH]
+
+
+def note_create(*, owner, title: str = "Untitled") -> Note:
+    """Create an empty note owned by `owner`."""
+    return Note.objects.create(owner=owner, title=_clean_title(title))
+
+
+def note_delete(*, note: Note) -> None:
+    """Delete the note, its update log and everything else that hangs on it."""
+    note_id = note.pk
+    with transaction.atomic():
+        note.delete()
+        transaction.on_commit(lambda: broadcast.note_deleted(note_id=note_id))
+
+
+def note_state_load(*, note_id) -> StoredState:
+    """Everything stored for a note: its snapshot, then its log in id order."""
+    with transaction.atomic():
+        snapshot = Note.objects.filter(pk=note_id).values_list("crdt_snapshot", flat=True).first()
+        rows = list(
+            NoteUpdate.objects.filter(note_id=note_id).order_by("id").values_list("id", "data")
+        )
+    updates = [bytes(snapshot)] if snapshot else []
+    updates.extend(bytes(data) for _, data in rows)
+    return StoredState(updates=updates, through=rows[-1][0] if rows else 0)
+
+
+def note_updates_since(*, note_id, after: int) -> StoredState:
+    """Log entries after id `after`, led by the snapshot if compaction has folded in newer ones.
+
+    Used by processes catching up on fan-out messages they may have missed. Applying an update
+    twice is harmless, so callers may pass a cautious `after`.
+    """
+    with transaction.atomic():
+        snapshot_through = (
+            Note.objects.filter(pk=note_id).values_list("snapshot_through", flat=True).first()
+        )
+        if snapshot_through is None:
+            return StoredState(updates=[], through=after)
+        updates: list[bytes] = []
+        if snapshot_through > after:
+            snapshot = Note.objects.filter(pk=note_id).values_list("crdt_snapshot", flat=True)[0]
+            updates.append(bytes(snapshot))
+        rows = list(
+            NoteUpdate.objects.filter(note_id=note_id, id__gt=after)
+            .order_by("id")
+            .values_list("id", "data")
+        )
+    updates.extend(bytes(data) for _, data in rows)
+    return StoredState(
+        updates=updates, through=max([after, snapshot_through, *(r[0] for r in rows)])
+    )
+
+
+def note_updates_append(*, entries: Sequence[Append]) -> list[int]:
+    """Append updates, possibly for many notes, in one committed transaction; return their ids.
+
+    Entries for notes that no longer exist are skipped (their id is 0): the note was deleted
+    while the edit was in flight.
+    """
+    if not entries:
+        return []
+    with transaction.atomic():
+        existing = set(
+            Note.objects.filter(pk__in={e.note_id for e in entries}).values_list("pk", flat=True)
+        )
+        rows = [
+            NoteUpdate(note_id=e.note_id, data=e.data, author_id=e.author_id)
+            for e in entries
+            if e.note_id in existing
+        ]
+        NoteUpdate.objects.bulk_create(rows)
+    ids = iter(row.id for row in rows)
+    return [next(ids) if e.note_id in existing else 0 for e in entries]
+
+
+def note_text_refresh(*, note_id, text: str, title: str | None = None) -> None:
+    """Mirror the document's text (and title, if the document has one) for search and lists."""
+    fields = {
+        "content_text": text,
+        "preview": " ".join(text.split())[:PREVIEW_LENGTH],
+        "updated_at": timezone.now(),
+    }
+    if title is not None:
+        fields["title"] = _clean_title(title)
+    Note.objects.filter(pk=note_id).update(**fields)
+
+
+def note_compact(*, note_id) -> int:
+    """Fold the note's log into its snapshot; return how many log entries were folded.
+
+    One transaction, the note row locked so compactions never overlap. Only the rows that were
+    read are deleted, by id, so an update appended concurrently is never lost: it stays in the
+    log for the next load or compaction.
+    """
+    with transaction.atomic():
+        note = (
+            Note.objects.select_for_update()
+            .only("pk", "crdt_snapshot", "snapshot_through")
+            .filter(pk=note_id)
+            .first()
+        )
+        if note is None:
+            return 0
+        rows = list(
+            NoteUpdate.objects.filter(note_id=note_id).order_by("id").values_list("id", "data")
+        )
+        if not rows:
+            return 0
+        doc = documents.doc_from_updates(
+            [bytes(note.crdt_snapshot or b""), *(bytes(data) for _, data in rows)]
+        )
+        note.crdt_snapshot = documents.doc_encode(doc)
+        note.snapshot_through = max(note.snapshot_through, rows[-1][0])
+        note.save(update_fields=["crdt_snapshot", "snapshot_through"])
+        NoteUpdate.objects.filter(id__in=[row_id for row_id, _ in rows]).delete()
+    return len(rows)
+
+
+def note_edit_apply(*, note: Note, edit: Callable[[Doc], None], author) -> bytes:
+    """Apply a server-side edit (admin, HTTP API, rename, restore) as a CRDT change.
+
+    The edit runs against the stored document, its update is appended to the log like any
+    client's, and live editors receive it after commit. Returns the update (EMPTY_UPDATE if
+    the edit changed nothing).
+    """
+    with transaction.atomic():
+        # Lock the note row: server-side edits of one note apply one after the other.
+        Note.objects.select_for_update().only("pk").get(pk=note.pk)
+        doc = documents.doc_from_updates(note_state_load(note_id=note.pk).updates)
+        update = documents.edit_update(doc, edit)
+        if update == documents.EMPTY_UPDATE:
+            return update
+        author_id = author.pk if author is not None and author.is_authenticated else None
+        note_updates_append(entries=[Append(note_id=note.pk, data=update, author_id=author_id)])
+        note_text_refresh(
+            note_id=note.pk, text=documents.doc_text(doc), title=documents.doc_title(doc)
+        )
+        note_id = note.pk
+        transaction.on_commit(
+            lambda: broadcast.note_update_external(note_id=note_id, update=update)
+        )
+    note.refresh_from_db(fields=["title", "content_text", "preview", "updated_at"])
+    return update
+
+
+def note_text_replace(*, note: Note, text: str, author) -> bytes:
+    """Make the note's content `text`, as a minimal diff against what it holds now."""
+    return note_edit_apply(note=note, edit=lambda doc: documents.text_set(doc, text), author=author)
+
+
+def note_text_append(*, note: Note, text: str, author) -> bytes:
+    return note_edit_apply(
+        note=note, edit=lambda doc: documents.text_append(doc, text), author=author
+    )
+
+
+def note_rename(*, note: Note, title: str, author=None) -> Note:
+    """Give the note a new title; open editors see it at once."""
+    title = _clean_title(title)
+    note_edit_apply(note=note, edit=lambda doc: documents.title_set(doc, title), author=author)
+    return note

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from notes import views
+
+app_name = "notes"
+
+urlpatterns = [
+    path("", views.note_list, name="list"),
+    path("notes/new/", views.note_new, name="new"),
+    path("notes/<uuid:note_id>/", views.note_detail, name="detail"),
+    path("notes/<uuid:note_id>/rename/", views.note_rename, name="rename"),
+    path("notes/<uuid:note_id>/delete/", views.note_delete, name="delete"),
+]

@@ -1,0 +1,42 @@
+"""The Django admin pages for notes load and search."""
+
+import pytest
+
+from tests.factories import make_note, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client):
+    staff = make_user("root", is_staff=True, is_superuser=True)
+    client.force_login(staff)
+    return client
+
+
+def test_note_admin_pages_load(admin_client):
+    note = make_note(title="Quarterly report", text="revenue up")
+    assert admin_client.get("/admin/").status_code == 200
+    listing = admin_client.get("/admin/notes/note/")
+    assert listing.status_code == 200
+    assert "Quarterly report" in listing.content.decode()
+    assert admin_client.get(f"/admin/notes/note/{note.pk}/change/").status_code == 200
+    assert admin_client.get("/admin/notes/note/add/").status_code == 200
+
+
+def test_note_admin_search_and_filters(admin_client):
+    make_note(title="Alpha", text="needle in here")
+    make_note(title="Beta", text="hay")
+    found = admin_client.get("/admin/notes/note/", {"q": "needle"}).content.decode()
+    assert "Alpha" in found and "Beta" not in found
+    assert admin_client.get("/admin/notes/note/", {"updated_at__year": "2026"}).status_code == 200
+
+
+def test_owner_lookup_is_an_autocomplete(admin_client):
+    make_user("zelda")
+    response = admin_client.get(
+        "/admin/autocomplete/",
+        {"app_label": "notes", "model_name": "note", "field_name": "owner", "term": "zel"},
+    )
+    assert response.status_code == 200
+    assert [r["text"] for r in response.json()["results"]] == ["zelda"]

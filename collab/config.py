@@ -37,6 +37,17 @@ def env_int(name: str, *, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def env_float(name: str, *, default: float) -> float:
+    """Read a number variable, with a clear error for anything else."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
 def env_list(name: str, *, default: list[str]) -> list[str]:
     """Read a comma-separated list; blank items are dropped."""
     raw = os.environ.get(name)
@@ -49,7 +60,9 @@ def database_config(url: str | None, *, base_dir: Path) -> dict:
     """Return the DATABASES['default'] entry for a DATABASE_URL (default: SQLite in the project)."""
     if not url:
         url = f"sqlite:///{base_dir / 'db.sqlite3'}"
-    config = dj_database_url.parse(url, conn_max_age=0)
+    # Persistent connections with health checks: the realtime threads commit many times a
+    # second and must not reconnect for each batch.
+    config = dj_database_url.parse(url, conn_max_age=600, conn_health_checks=True)
     engine = config["ENGINE"]
     if engine == "django.db.backends.sqlite3":
         # Concurrent writers: WAL lets readers run beside a writer, IMMEDIATE takes the write
@@ -75,10 +88,12 @@ def channel_layers_config(redis_url: str | None) -> dict:
     """Return CHANNEL_LAYERS: channels-redis for a REDIS_URL, else the in-memory layer."""
     capacities = {f"{HUB_CHANNEL_PREFIX}.*": HUB_CHANNEL_CAPACITY}
     if not redis_url:
+        # The in-memory layer ignores per-pattern capacities (it never compiles them), and the
+        # hub's channel is the only one in use, so a global capacity does the same job.
         return {
             "default": {
                 "BACKEND": "channels.layers.InMemoryChannelLayer",
-                "CONFIG": {"channel_capacity": capacities},
+                "CONFIG": {"capacity": HUB_CHANNEL_CAPACITY},
             }
         }
     return {

@@ -15,6 +15,7 @@ from collab.config import (
     channel_layers_config,
     database_config,
     env_bool,
+    env_float,
     env_int,
     env_list,
 )
@@ -84,6 +85,23 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CHANNEL_LAYERS = channel_layers_config(REDIS_URL)
+
+# Realtime tuning (docs/architecture.md explains each).
+# Incoming WebSocket messages above this are refused with close code 1009 (daphne's own
+# hard limit is 1 MiB, above which it drops the connection without a close frame).
+NOTES_MAX_MESSAGE_BYTES = env_int("NOTES_MAX_MESSAGE_BYTES", default=512 * 1024)
+# Every loaded note catches up from the database log this often (seconds).
+NOTES_HEAL_INTERVAL = env_float("NOTES_HEAL_INTERVAL", default=5.0)
+# Every client is sent sync step 1 this often, so it returns anything the server lacks.
+NOTES_RESYNC_INTERVAL = env_float("NOTES_RESYNC_INTERVAL", default=30.0)
+# A note stays loaded this long after its last socket leaves (reconnects are cheap).
+NOTES_UNLOAD_GRACE = env_float("NOTES_UNLOAD_GRACE", default=10.0)
+# The plain-text mirror used by search and lists lags the document by at most this.
+NOTES_TEXT_REFRESH_DELAY = env_float("NOTES_TEXT_REFRESH_DELAY", default=1.0)
+# Fold a note's update log into its snapshot after this many entries.
+NOTES_COMPACT_EVERY = env_int("NOTES_COMPACT_EVERY", default=500)
+# Presence from one socket is passed on at most once per this many seconds.
+NOTES_AWARENESS_INTERVAL = env_float("NOTES_AWARENESS_INTERVAL", default=0.05)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -1,3 +1,10 @@
-"""WebSocket routes."""
+"""WebSocket routes. The stock y-websocket client connects to serverUrl + '/' + room, so a
+provider built as WebsocketProvider('ws://host/ws/notes', '<id>/', doc) reaches this route."""
 
-websocket_urlpatterns = []
+from django.urls import path
+
+from notes.consumers import NoteConsumer
+
+websocket_urlpatterns = [
+    path("ws/notes/<uuid:note_id>/", NoteConsumer.as_asgi()),
+]

@@ -5,11 +5,13 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from notes import selectors, services
 from notes.forms import RenameForm, SignupForm
-from notes.permissions import note_can_manage
+from notes.identity import user_identity
+from notes.permissions import note_can_edit, note_can_manage
 
 
 def _visible_note_or_404(request, note_id):
@@ -49,13 +51,26 @@ def note_new(request):
 @login_required
 def note_detail(request, note_id):
     note = _visible_note_or_404(request, note_id)
+    can_edit = note_can_edit(user=request.user, note=note)
+    editor_config = {
+        "noteId": str(note.pk),
+        "wsPath": "/ws/notes",
+        "title": note.title,
+        "user": user_identity(request.user),
+        "canEdit": can_edit,
+        "canManage": note_can_manage(user=request.user, note=note),
+        "renameUrl": reverse("notes:rename", args=[note.pk]),
+        "listUrl": reverse("notes:list"),
+    }
     return render(
         request,
         "notes/detail.html",
         {
             "note": note,
+            "editor_config": editor_config,
             "rename_form": RenameForm(initial={"title": note.title}),
-            "can_manage": note_can_manage(user=request.user, note=note),
+            "can_edit": can_edit,
+            "can_manage": editor_config["canManage"],
         },
     )
 
@@ -64,7 +79,7 @@ def note_detail(request, note_id):
 @require_POST
 def note_rename(request, note_id):
     note = _visible_note_or_404(request, note_id)
-    if not note_can_manage(user=request.user, note=note):
+    if not note_can_edit(user=request.user, note=note):
         raise Http404("No such note")
     form = RenameForm(request.POST)
     if form.is_valid():

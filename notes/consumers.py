@@ -1,0 +1,118 @@
+"""
+WebSocket consumers: they check access at connect, decode frames and call the hub.
+
+No ORM work beyond the access check, no document logic: that lives in notes.hub.
+"""
+
+import itertools
+import logging
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from notes import protocol
+from notes.hub import get_hub
+from notes.models import Note
+from notes.permissions import Role, note_role
+
+logger = logging.getLogger("notes.consumers")
+
+# Close codes in 4400-4499 are final for y-websocket clients: they stop reconnecting.
+CLOSE_PROTOCOL_ERROR = 4400
+CLOSE_NOT_LOGGED_IN = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+CLOSE_TOO_BIG = 1009
+
+_peer_ids = itertools.count(1)
+
+
+@database_sync_to_async
+def _role_on_note(user, note_id) -> Role | None:
+    """The user's role on the note, or None if there is no such note."""
+    note = Note.objects.only("pk", "owner_id").filter(pk=note_id).first()
+    return None if note is None else note_role(user=user, note=note)
+
+
+class NoteConsumer(AsyncWebsocketConsumer):
+    """One browser tab (or any Yjs client) editing one note at ws/notes/<id>/."""
+
+    # The hub does all fan-out; a socket needs no channel of its own. An alias that is not
+    # configured makes Channels skip creating one (get_channel_layer returns None).
+    channel_layer_alias = "sockets-have-no-channel"
+
+    async def connect(self):
+        """Called when a WebSocket handshake arrives: check access, then join the note."""
+        self.joined = False
+        self.peer_id = next(_peer_ids)
+        self.note_id = self.scope["url_route"]["kwargs"]["note_id"]
+        user = self.scope.get("user")
+        self.user_id = getattr(user, "pk", None)
+        if user is None or not user.is_authenticated:
+            return await self._refuse(CLOSE_NOT_LOGGED_IN, "Log in to open this note")
+        role = await _role_on_note(user, self.note_id)
+        if role is None:
+            return await self._refuse(CLOSE_NOT_FOUND, "This note does not exist")
+        if role < Role.VIEWER:
+            return await self._refuse(CLOSE_FORBIDDEN, "You do not have access to this note")
+        self.can_write = role >= Role.EDITOR
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        self.wants_acks = query.get("acks") == ["1"]
+        await self.accept()
+        await get_hub().join(self)
+        self.joined = True
+
+    async def _refuse(self, code: int, reason: str):
+        # Accept first: a close before accepting becomes an HTTP 403 and the code is lost.
+        await self.accept()
+        await self.close(code=code, reason=reason)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        """Called for each frame from the client."""
+        if not self.joined:
+            return
+        if bytes_data is None:
+            return await self.close_with(CLOSE_PROTOCOL_ERROR, "Text frames are not supported")
+        if len(bytes_data) > settings.NOTES_MAX_MESSAGE_BYTES:
+            return await self.close_with(
+                CLOSE_TOO_BIG,
+                f"Message of {len(bytes_data)} bytes exceeds the limit of "
+                f"{settings.NOTES_MAX_MESSAGE_BYTES} bytes",
+            )
+        hub = get_hub()
+        try:
+            message = protocol.decode_message(bytes_data)
+            match message:
+                case protocol.SyncStep1(state_vector):
+                    await hub.sync_step1(self, state_vector)
+                case protocol.SyncStep2(update) | protocol.SyncUpdate(update):
+                    await hub.document_update(self, update)
+                case protocol.Awareness(payload):
+                    await hub.awareness(self, payload)
+                case protocol.QueryAwareness():
+                    await hub.query_awareness(self)
+        except protocol.ProtocolError as exc:
+            logger.warning(
+                "protocol error, closing socket",
+                extra={"note": str(self.note_id), "peer": self.peer_id, "error": str(exc)},
+            )
+            await self.close_with(CLOSE_PROTOCOL_ERROR, f"Protocol error: {exc}")
+
+    async def disconnect(self, code):
+        """Called when the socket closes (not on SIGTERM: see docs/architecture.md)."""
+        if self.joined:
+            self.joined = False
+            await get_hub().leave(self)
+
+    # --- the Peer interface the hub uses ---
+
+    async def send_frame(self, data: bytes) -> None:
+        await self.send(bytes_data=data)
+
+    async def close_with(self, code: int, reason: str) -> None:
+        if self.joined:
+            self.joined = False
+            await get_hub().leave(self)
+        await self.close(code=code, reason=reason[:120])

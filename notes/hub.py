@@ -1,0 +1,683 @@
+"""
+The per-process hub: one authoritative document per loaded note, and the note's local sockets.
+
+Sockets (notes.consumers) hand decoded messages to the hub; the hub owns everything after that:
+
+- A note is loaded from the database when its first local socket joins, before any sync reply,
+  and unloaded a short grace period after its last local socket leaves.
+- The hub, not each socket, joins the note's channel-layer group: one membership per note per
+  process, so fan-out cost does not grow with the number of members.
+- Client updates are applied (which validates them), queued, and committed by one persister in
+  batches across all notes (group commit). Only after the commit does the hub send them to the
+  note's other local sockets and, once per note per batch, to the group.
+- Channel-layer delivery is at-most-once. Each hub numbers its messages per note; a receiver
+  that sees a gap, and every loaded note every HEAL_INTERVAL, catches up from the database log.
+  Clients are also sent sync step 1 every RESYNC_INTERVAL so they return anything we lack.
+- Awareness (presence and cursors) rides the same fan-out, coalesced per socket.
+"""
+
+import asyncio
+import contextlib
+import logging
+import random
+import threading
+import time
+import uuid
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import close_old_connections, connections
+from pycrdt import Doc, merge_updates
+
+from collab.config import HUB_CHANNEL_PREFIX
+from notes import broadcast, documents, protocol, services
+from notes.services import Append
+
+logger = logging.getLogger("notes.hub")
+
+# Tunables, read once from settings (each documented in README.md and docs/architecture.md).
+HEAL_INTERVAL = settings.NOTES_HEAL_INTERVAL
+RESYNC_INTERVAL = settings.NOTES_RESYNC_INTERVAL
+UNLOAD_GRACE = settings.NOTES_UNLOAD_GRACE
+TEXT_REFRESH_DELAY = settings.NOTES_TEXT_REFRESH_DELAY
+COMPACT_EVERY = settings.NOTES_COMPACT_EVERY
+AWARENESS_INTERVAL = settings.NOTES_AWARENESS_INTERVAL
+AWARENESS_TIMEOUT = 30.0
+READ_THREADS = 2  # y-protocols clients renew every 15 s and drop peers after 30 s.
+
+# Close codes (docs/protocol.md lists them all).
+CLOSE_NOTE_DELETED = 4404
+CLOSE_SERVER_ERROR = 1011
+
+
+class Peer(Protocol):
+    """What the hub needs of a socket (implemented by notes.consumers.NoteConsumer)."""
+
+    peer_id: int
+    note_id: uuid.UUID
+    user_id: int
+    can_write: bool
+    wants_acks: bool
+
+    async def send_frame(self, data: bytes) -> None: ...
+
+    async def close_with(self, code: int, reason: str) -> None: ...
+
+
+@dataclass
+class PeerState:
+    """The hub's bookkeeping for one local socket."""
+
+    peer: Peer
+    received: int = 0  # document messages received (step 2 and update)
+    acked: int = 0  # of those, how many are durably handled
+    awareness_ids: set[int] = field(default_factory=set)
+    awareness_pending: dict[int, protocol.AwarenessEntry] = field(default_factory=dict)
+    awareness_sent_at: float = 0.0
+    awareness_flush: asyncio.TimerHandle | None = None
+
+
+@dataclass
+class AwarenessClient:
+    entry: protocol.AwarenessEntry
+    seen_at: float
+    peer_id: int | None  # the local socket it came through; None for other processes
+
+
+@dataclass
+class Room:
+    """One loaded note in this process."""
+
+    note_id: uuid.UUID
+    doc: Doc
+    loaded: asyncio.Future
+    peers: dict[int, PeerState] = field(default_factory=dict)
+    awareness: dict[int, AwarenessClient] = field(default_factory=dict)
+    seq: int = 0  # our fan-out messages for this note
+    remote_seq: dict[str, int] = field(default_factory=dict)
+    heal_after: int = 0  # catch-up reads the log after this id...
+    heal_through: int = 0  # ...and this is what the last read reached
+    next_heal: float = 0.0
+    next_resync: float = 0.0
+    in_flight: int = 0  # updates queued or being committed
+    unstored: int = 0  # log entries appended since the last compaction
+    text_refresh: asyncio.TimerHandle | None = None
+    compacting: bool = False
+    unload: asyncio.TimerHandle | None = None
+    closed: bool = False
+
+
+@dataclass
+class Pending:
+    room: Room
+    peer_id: int
+    update: bytes
+    author_id: int | None
+
+
+class Hub:
+    """Owns the loaded notes of this process. One per event loop (see `get_hub`)."""
+
+    def __init__(self) -> None:
+        self.hub_id = uuid.uuid4().hex[:16]
+        self.rooms: dict[uuid.UUID, Room] = {}
+        self.channel: str | None = None
+        self.layer = get_channel_layer()
+        self._queue: list[Pending] = []
+        self._queue_ready = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._start_lock = asyncio.Lock()
+        # Persists run on their own thread so they never wait behind page views or loads.
+        self._persist_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notes-persist")
+        self._read_threads = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="notes-read")
+        self.stats: dict[str, int] = defaultdict(int)
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Called before the first socket joins: open our channel and start the loops."""
+        async with self._start_lock:
+            if self.channel is not None:
+                return
+            self.channel = await self.layer.new_channel(prefix=HUB_CHANNEL_PREFIX)
+            for loop in (self._receive_loop, self._persist_loop, self._heal_loop):
+                self._tasks.append(asyncio.create_task(loop(), name=f"hub-{loop.__name__}"))
+            logger.info("hub started", extra={"hub": self.hub_id})
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        for room in list(self.rooms.values()):
+            await self._unload(room)
+        for executor, size in ((self._persist_thread, 1), (self._read_threads, READ_THREADS)):
+            await asyncio.get_running_loop().run_in_executor(
+                None, _close_connections_in_threads, executor, size
+            )
+            executor.shutdown(wait=True)
+        self.channel = None
+
+    async def _db(self, fn, /, *, write: bool = False, **kwargs):
+        executor = self._persist_thread if write else self._read_threads
+        return await sync_to_async(_with_connection(fn), thread_sensitive=False, executor=executor)(
+            **kwargs
+        )
+
+    # --- joining and leaving ----------------------------------------------------------------
+
+    async def join(self, peer: Peer) -> None:
+        """Called when a socket has been accepted: load the note if needed and greet the peer."""
+        await self.start()
+        room = self.rooms.get(peer.note_id)
+        if room is None or room.closed:
+            room = Room(
+                note_id=peer.note_id,
+                doc=documents.doc_new(),
+                loaded=asyncio.get_running_loop().create_future(),
+            )
+            self.rooms[peer.note_id] = room
+            asyncio.create_task(self._load(room))
+        if room.unload is not None:
+            room.unload.cancel()
+            room.unload = None
+        room.peers[peer.peer_id] = PeerState(peer=peer)
+        await asyncio.shield(room.loaded)
+        # Our state first, so the client answers with whatever we lack...
+        await peer.send_frame(protocol.encode_sync_step1(room.doc.get_state()))
+        # ...and everyone already here, so a joiner sees them at once.
+        if room.awareness:
+            entries = [c.entry for c in room.awareness.values()]
+            await peer.send_frame(
+                protocol.encode_awareness(protocol.encode_awareness_payload(entries))
+            )
+
+    async def _load(self, room: Room) -> None:
+        try:
+            # Join the group before reading, so nothing committed in between is missed.
+            await self.layer.group_add(broadcast.note_group(room.note_id), self.channel)
+            state = await self._db(services.note_state_load, note_id=room.note_id)
+            for update in state.updates:
+                room.doc.apply_update(update)
+            room.heal_after = room.heal_through = state.through
+            now = time.monotonic()
+            room.next_heal = now + HEAL_INTERVAL * (0.5 + random.random())
+            room.next_resync = now + RESYNC_INTERVAL * (0.5 + random.random())
+            room.loaded.set_result(True)
+            self.stats["notes_loaded"] += 1
+            logger.info("note loaded", extra={"note": str(room.note_id), "log": len(state.updates)})
+        except Exception as exc:
+            logger.exception("note load failed", extra={"note": str(room.note_id)})
+            room.loaded.set_exception(exc)
+            await self._close_room(room, CLOSE_SERVER_ERROR, "The note could not be loaded")
+
+    async def leave(self, peer: Peer) -> None:
+        """Called when a socket has gone: drop its presence, and unload the note when idle."""
+        room = self.rooms.get(peer.note_id)
+        if room is None:
+            return
+        state = room.peers.pop(peer.peer_id, None)
+        if state is None:
+            return
+        if state.awareness_flush is not None:
+            state.awareness_flush.cancel()
+        gone = []
+        for client_id in state.awareness_ids:
+            client = room.awareness.pop(client_id, None)
+            if client is not None and not client.entry.gone:
+                gone.append(protocol.AwarenessEntry(client_id, client.entry.clock + 1, "null"))
+        if gone:
+            await self._awareness_out(room, gone, exclude=None)
+        if not room.peers and not room.closed:
+            loop = asyncio.get_running_loop()
+            room.unload = loop.call_later(
+                UNLOAD_GRACE, lambda: asyncio.create_task(self._unload_if_idle(room))
+            )
+
+    async def _unload_if_idle(self, room: Room) -> None:
+        room.unload = None
+        if room.peers or room.closed or self.rooms.get(room.note_id) is not room:
+            return
+        if room.in_flight:
+            # Still committing: try again shortly rather than drop the note mid-write.
+            room.unload = asyncio.get_running_loop().call_later(
+                0.5, lambda: asyncio.create_task(self._unload_if_idle(room))
+            )
+            return
+        await self._unload(room)
+
+    async def _unload(self, room: Room) -> None:
+        room.closed = True
+        if self.rooms.get(room.note_id) is room:
+            del self.rooms[room.note_id]
+        if room.text_refresh is not None:
+            room.text_refresh.cancel()
+            room.text_refresh = None
+            await self._refresh_text(room)
+        if room.unstored and not room.compacting:
+            await self._compact(room)
+        with contextlib.suppress(Exception):
+            await self.layer.group_discard(broadcast.note_group(room.note_id), self.channel)
+        logger.info("note unloaded", extra={"note": str(room.note_id)})
+
+    async def _close_room(self, room: Room, code: int, reason: str) -> None:
+        peers = [state.peer for state in room.peers.values()]
+        room.peers.clear()
+        await self._unload(room)
+        for peer in peers:
+            with contextlib.suppress(Exception):
+                await peer.close_with(code, reason)
+
+    # --- messages from local sockets --------------------------------------------------------
+
+    async def sync_step1(self, peer: Peer, state_vector: bytes) -> None:
+        """A client sent its state vector: answer with everything it lacks."""
+        room = self._room_of(peer)
+        try:
+            missing = room.doc.get_update(state_vector)
+        except ValueError:
+            raise protocol.ProtocolError("invalid state vector") from None
+        await peer.send_frame(protocol.encode_sync_step2(missing))
+
+    async def document_update(self, peer: Peer, update: bytes) -> None:
+        """A client sent an update (sync step 2 or update): apply, then queue it for commit."""
+        room = self._room_of(peer)
+        state = room.peers.get(peer.peer_id)
+        if state is None or not peer.can_write:
+            return  # Read-only sockets never change the note.
+        state.received += 1
+        if update != documents.EMPTY_UPDATE:
+            try:
+                room.doc.apply_update(update)
+            except Exception:  # pycrdt raises ValueError; Yrs panics surface as other types.
+                raise protocol.ProtocolError("update could not be applied") from None
+        self._queue.append(Pending(room, peer.peer_id, update, peer.user_id))
+        room.in_flight += 1
+        self._queue_ready.set()
+
+    async def awareness(self, peer: Peer, payload: bytes) -> None:
+        """A client's presence changed: remember it, and pass it on at most every interval."""
+        room = self._room_of(peer)
+        state = room.peers.get(peer.peer_id)
+        if state is None:
+            return
+        entries = protocol.decode_awareness_payload(payload)
+        now = time.monotonic()
+        accepted = []
+        for entry in entries:
+            current = room.awareness.get(entry.client_id)
+            if current is not None and current.peer_id not in (None, peer.peer_id):
+                continue  # Another local socket owns this client id.
+            if current is None or entry.clock > current.entry.clock or entry.gone:
+                room.awareness[entry.client_id] = AwarenessClient(entry, now, peer.peer_id)
+                state.awareness_ids.add(entry.client_id)
+                accepted.append(entry)
+            else:
+                current.seen_at = now
+        for entry in accepted:
+            state.awareness_pending[entry.client_id] = entry
+        if accepted:
+            self._schedule_awareness_flush(room, state)
+
+    async def query_awareness(self, peer: Peer) -> None:
+        room = self._room_of(peer)
+        entries = [c.entry for c in room.awareness.values()]
+        await peer.send_frame(protocol.encode_awareness(protocol.encode_awareness_payload(entries)))
+
+    def _room_of(self, peer: Peer) -> Room:
+        room = self.rooms.get(peer.note_id)
+        if room is None or not room.loaded.done():
+            raise protocol.ProtocolError("note is not loaded")
+        return room
+
+    # --- persistence (group commit) ---------------------------------------------------------
+
+    async def _persist_loop(self) -> None:
+        while True:
+            await self._queue_ready.wait()
+            self._queue_ready.clear()
+            batch, self._queue = self._queue, []
+            if batch:
+                await self._persist(batch)
+
+    async def _persist(self, batch: list[Pending]) -> None:
+        to_store = [p for p in batch if p.update != documents.EMPTY_UPDATE]
+        started = time.perf_counter()
+        try:
+            await self._db(
+                services.note_updates_append,
+                write=True,
+                entries=[Append(p.room.note_id, p.update, p.author_id) for p in to_store],
+            )
+        except Exception:
+            logger.exception("persist failed", extra={"updates": len(to_store)})
+            await self._persist_failed(batch)
+            return
+        self.stats["persist_batches"] += 1
+        self.stats["persist_seconds_total_us"] += int((time.perf_counter() - started) * 1e6)
+        by_room: dict[uuid.UUID, list[Pending]] = defaultdict(list)
+        for pending in batch:
+            by_room[pending.room.note_id].append(pending)
+        for items in by_room.values():
+            room = items[0].room
+            room.in_flight -= len(items)
+            await self._after_commit(room, items)
+
+    async def _after_commit(self, room: Room, items: list[Pending]) -> None:
+        """Everything in `items` is durable: fan it out and acknowledge it."""
+        stored = [p for p in items if p.update != documents.EMPTY_UPDATE]
+        if stored and not room.closed:
+            await self._fan_out_local(room, stored)
+            room.seq += 1
+            merged = _merge([p.update for p in stored])
+            try:
+                await broadcast.send_note_update(
+                    note_id=room.note_id, origin=self.hub_id, seq=room.seq, update=merged
+                )
+                self.stats["fanout_sent"] += 1
+            except Exception:
+                # Other processes will heal from the log; our own peers already have it.
+                logger.exception("fan-out failed", extra={"note": str(room.note_id)})
+            room.unstored += len(stored)
+            self._schedule_text_refresh(room)
+            if room.unstored >= COMPACT_EVERY and not room.compacting:
+                asyncio.create_task(self._compact(room))
+        counts: dict[int, int] = defaultdict(int)
+        for pending in items:
+            counts[pending.peer_id] += 1
+        for peer_id, count in counts.items():
+            state = room.peers.get(peer_id)
+            if state is None:
+                continue
+            state.acked += count
+            if state.peer.wants_acks:
+                await self._send(state, protocol.encode_saved(state.acked))
+
+    async def _fan_out_local(self, room: Room, stored: list[Pending]) -> None:
+        """Send committed updates to this process's other sockets of the note, never echoing."""
+        by_peer: dict[int, list[bytes]] = defaultdict(list)
+        for pending in stored:
+            by_peer[pending.peer_id].append(pending.update)
+        everything = protocol.encode_sync_update(_merge([p.update for p in stored]))
+        for peer_id, state in list(room.peers.items()):
+            own = by_peer.get(peer_id)
+            if own is None:
+                await self._send(state, everything)
+            elif len(by_peer) > 1:
+                others = [u for pid, ups in by_peer.items() if pid != peer_id for u in ups]
+                await self._send(state, protocol.encode_sync_update(_merge(others)))
+
+    async def _persist_failed(self, batch: list[Pending]) -> None:
+        """The database refused the batch. The updates live only in memory: drop those notes and
+        close their sockets so every client resyncs against what is really stored, and sends
+        its unsaved changes again."""
+        self.stats["persist_failures"] += 1
+        rooms = {p.room.note_id: p.room for p in batch}
+        for room in rooms.values():
+            room.in_flight = 0
+            if not room.closed:
+                await self._close_room(room, CLOSE_SERVER_ERROR, "Saving failed; reconnecting")
+
+    # --- derived state: text mirror and compaction ------------------------------------------
+
+    def _schedule_text_refresh(self, room: Room) -> None:
+        if room.text_refresh is None:
+            room.text_refresh = asyncio.get_running_loop().call_later(
+                TEXT_REFRESH_DELAY, lambda: asyncio.create_task(self._refresh_text(room))
+            )
+
+    async def _refresh_text(self, room: Room) -> None:
+        room.text_refresh = None
+        try:
+            await self._db(
+                services.note_text_refresh,
+                write=True,
+                note_id=room.note_id,
+                text=documents.doc_text(room.doc),
+                title=documents.doc_title(room.doc),
+            )
+        except Exception:
+            logger.exception("text refresh failed", extra={"note": str(room.note_id)})
+
+    async def _compact(self, room: Room) -> None:
+        room.compacting = True
+        try:
+            folded = await self._db(services.note_compact, write=True, note_id=room.note_id)
+            room.unstored = max(0, room.unstored - folded)
+            self.stats["compactions"] += 1
+        except Exception:
+            logger.exception("compaction failed", extra={"note": str(room.note_id)})
+        finally:
+            room.compacting = False
+
+    # --- messages from other processes ------------------------------------------------------
+
+    async def _receive_loop(self) -> None:
+        handlers = {
+            broadcast.NOTE_UPDATE: self.note_update,
+            broadcast.NOTE_AWARENESS: self.note_awareness,
+            broadcast.NOTE_DELETED: self.note_deleted,
+        }
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("channel layer receive failed; retrying")
+                await asyncio.sleep(1)
+                continue
+            handler = handlers.get(message.get("type"))
+            if handler is None:
+                logger.warning("unknown hub message %r", message.get("type"))
+                continue
+            try:
+                await handler(message)
+            except Exception:
+                logger.exception("hub message failed", extra={"type": message.get("type")})
+
+    async def note_update(self, message: dict) -> None:
+        """Another process (or an HTTP edit) committed an update to a note we have loaded."""
+        origin = message["origin"]
+        if origin == self.hub_id:
+            return
+        room = self.rooms.get(uuid.UUID(message["note"]))
+        if room is None or room.closed:
+            return
+        if origin != broadcast.EXTERNAL_ORIGIN:
+            last = room.remote_seq.get(origin)
+            room.remote_seq[origin] = max(last or 0, message["seq"])
+            if last is not None and message["seq"] > last + 1:
+                self.stats["fanout_gaps"] += 1
+                room.next_heal = 0.0  # heal at the next tick
+        update = message["update"]
+        room.doc.apply_update(update)
+        self.stats["fanout_received"] += 1
+        frame = protocol.encode_sync_update(update)
+        for state in list(room.peers.values()):
+            await self._send(state, frame)
+
+    async def note_awareness(self, message: dict) -> None:
+        if message["origin"] == self.hub_id:
+            return
+        room = self.rooms.get(uuid.UUID(message["note"]))
+        if room is None or room.closed:
+            return
+        now = time.monotonic()
+        entries = protocol.decode_awareness_payload(message["payload"])
+        for entry in entries:
+            current = room.awareness.get(entry.client_id)
+            if entry.gone:
+                room.awareness.pop(entry.client_id, None)
+            elif current is None or entry.clock >= current.entry.clock:
+                room.awareness[entry.client_id] = AwarenessClient(entry, now, None)
+        frame = protocol.encode_awareness(message["payload"])
+        for state in list(room.peers.values()):
+            await self._send(state, frame)
+
+    async def note_deleted(self, message: dict) -> None:
+        room = self.rooms.get(uuid.UUID(message["note"]))
+        if room is not None and not room.closed:
+            await self._close_room(room, CLOSE_NOTE_DELETED, "This note was deleted")
+
+    # --- awareness out ----------------------------------------------------------------------
+
+    def _schedule_awareness_flush(self, room: Room, state: PeerState) -> None:
+        if state.awareness_flush is not None:
+            return
+        wait = state.awareness_sent_at + AWARENESS_INTERVAL - time.monotonic()
+        if wait <= 0:
+            asyncio.create_task(self._flush_awareness(room, state))
+        else:
+            state.awareness_flush = asyncio.get_running_loop().call_later(
+                wait, lambda: asyncio.create_task(self._flush_awareness(room, state))
+            )
+
+    async def _flush_awareness(self, room: Room, state: PeerState) -> None:
+        state.awareness_flush = None
+        entries = list(state.awareness_pending.values())
+        state.awareness_pending.clear()
+        if not entries or state.peer.peer_id not in room.peers:
+            return
+        state.awareness_sent_at = time.monotonic()
+        await self._awareness_out(room, entries, exclude=state.peer.peer_id)
+
+    async def _awareness_out(
+        self, room: Room, entries: list[protocol.AwarenessEntry], *, exclude: int | None
+    ) -> None:
+        payload = protocol.encode_awareness_payload(entries)
+        frame = protocol.encode_awareness(payload)
+        for peer_id, state in list(room.peers.items()):
+            if peer_id != exclude:
+                await self._send(state, frame)
+        try:
+            await broadcast.send_note_awareness(
+                note_id=room.note_id, origin=self.hub_id, payload=payload
+            )
+        except Exception:
+            logger.exception("awareness fan-out failed", extra={"note": str(room.note_id)})
+
+    # --- healing ----------------------------------------------------------------------------
+
+    async def _heal_loop(self) -> None:
+        while True:
+            await asyncio.sleep(min(1.0, HEAL_INTERVAL / 2))
+            now = time.monotonic()
+            for room in list(self.rooms.values()):
+                if room.closed or not room.loaded.done() or room.loaded.exception():
+                    continue
+                try:
+                    if now >= room.next_heal:
+                        room.next_heal = now + HEAL_INTERVAL
+                        await self._catch_up(room)
+                    if now >= room.next_resync:
+                        room.next_resync = now + RESYNC_INTERVAL
+                        frame = protocol.encode_sync_step1(room.doc.get_state())
+                        for state in list(room.peers.values()):
+                            await self._send(state, frame)
+                    await self._expire_awareness(room, now)
+                except Exception:
+                    logger.exception("heal failed", extra={"note": str(room.note_id)})
+
+    async def _catch_up(self, room: Room) -> None:
+        """Apply anything in the database log we have not seen, and pass it to our sockets."""
+        stored = await self._db(
+            services.note_updates_since, note_id=room.note_id, after=room.heal_after
+        )
+        # Read every entry twice across two rounds: an entry whose transaction committed just
+        # after the previous read (ids are handed out before commit) is still caught.
+        room.heal_after, room.heal_through = room.heal_through, stored.through
+        if room.closed or not stored.updates:
+            return
+        changes = _observe_changes(room.doc, stored.updates)
+        if changes:
+            self.stats["fanout_healed"] += 1
+            logger.warning("healed missed updates", extra={"note": str(room.note_id)})
+            frame = protocol.encode_sync_update(changes)
+            for state in list(room.peers.values()):
+                await self._send(state, frame)
+
+    async def _expire_awareness(self, room: Room, now: float) -> None:
+        """Forget other processes' clients that stopped renewing (their process may be gone)."""
+        stale = [
+            protocol.AwarenessEntry(cid, c.entry.clock + 1, "null")
+            for cid, c in room.awareness.items()
+            if c.peer_id is None and now - c.seen_at > AWARENESS_TIMEOUT
+        ]
+        if stale:
+            for entry in stale:
+                room.awareness.pop(entry.client_id, None)
+            frame = protocol.encode_awareness(protocol.encode_awareness_payload(stale))
+            for state in list(room.peers.values()):
+                await self._send(state, frame)
+
+    # --- sending ----------------------------------------------------------------------------
+
+    async def _send(self, state: PeerState, frame: bytes) -> None:
+        try:
+            await state.peer.send_frame(frame)
+            self.stats["frames_out"] += 1
+        except Exception:
+            logger.debug("send failed", extra={"peer": state.peer.peer_id})
+
+
+def _merge(updates: list[bytes]) -> bytes:
+    return updates[0] if len(updates) == 1 else merge_updates(*updates)
+
+
+def _observe_changes(doc: Doc, updates: list[bytes]) -> bytes | None:
+    """Apply updates; return one update with whatever actually changed the document."""
+    changes: list[bytes] = []
+    subscription = doc.observe(lambda event: changes.append(event.update))
+    try:
+        for update in updates:
+            doc.apply_update(update)
+    finally:
+        doc.unobserve(subscription)
+    return _merge(changes) if changes else None
+
+
+def _with_connection(fn):
+    """Run `fn` with Django's connection handling, as a request would."""
+
+    def call(**kwargs):
+        close_old_connections()
+        try:
+            return fn(**kwargs)
+        finally:
+            close_old_connections()
+
+    return call
+
+
+def _close_connections_in_threads(executor: ThreadPoolExecutor, size: int) -> None:
+    """Close the database connection held by each of the executor's threads."""
+    barrier = threading.Barrier(size)
+
+    def close() -> None:
+        connections.close_all()
+        barrier.wait(timeout=10)  # holds this thread so the next task lands on another one
+
+    for future in [executor.submit(close) for _ in range(size)]:
+        with contextlib.suppress(Exception):
+            future.result(timeout=15)
+
+
+_hub: Hub | None = None
+_hub_loop: asyncio.AbstractEventLoop | None = None
+
+
+def get_hub() -> Hub:
+    """The hub of this process (one per event loop; tests run several loops in turn)."""
+    global _hub, _hub_loop
+    loop = asyncio.get_running_loop()
+    if _hub is None or _hub_loop is not loop:
+        _hub, _hub_loop = Hub(), loop
+    return _hub

@@ -1,0 +1,28 @@
+import pytest
+from channels.layers import channel_layers
+
+from notes import hub as hub_module
+
+
+@pytest.fixture
+def asgi_app():
+    from collab.asgi import application
+
+    return application
+
+
+@pytest.fixture
+async def fresh_hub():
+    """Each test gets a new hub and channel layer, stopped afterwards (threads, connections)."""
+    channel_layers.backends.clear()
+    hub_module._hub = None
+    yield
+    hub = hub_module._hub
+    if hub is not None:
+        await hub.stop()
+    hub_module._hub = None
+    for layer in channel_layers.backends.values():
+        flush = getattr(layer, "flush", None)
+        if flush is not None:
+            await flush()
+    channel_layers.backends.clear()

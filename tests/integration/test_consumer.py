@@ -1,0 +1,263 @@
+"""The note WebSocket through the real ASGI app: auth, Origin, sync, fan-out, persistence."""
+
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from notes import documents, protocol
+from notes.models import Note, NoteUpdate
+from tests.factories import make_note, make_user
+from tests.yclient import YClient, session_cookie
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_hub")]
+
+
+@pytest.fixture
+async def owner():
+    return await sync_to_async(make_user)("owner")
+
+
+@pytest.fixture
+async def shared_note(owner):
+    return await sync_to_async(make_note)(owner=owner, title="Plan", text="hello\n")
+
+
+@pytest.fixture
+async def cookie(owner):
+    return await session_cookie(owner)
+
+
+async def _client(asgi_app, note, cookie, **kwargs) -> YClient:
+    client = YClient(asgi_app, note.pk, cookie=cookie, **kwargs)
+    assert await client.connect()
+    return client
+
+
+@sync_to_async
+def _log_count(note) -> int:
+    return NoteUpdate.objects.filter(note=note).count()
+
+
+@sync_to_async
+def _stored_text(note) -> str:
+    from notes import services
+
+    return documents.doc_text(
+        documents.doc_from_updates(services.note_state_load(note_id=note.pk).updates)
+    )
+
+
+async def test_anonymous_is_refused_with_4401(asgi_app, shared_note):
+    client = YClient(asgi_app, shared_note.pk)
+    assert await client.connect()
+    await client.pump(1)
+    assert client.close_code == 4401
+
+
+async def test_stranger_is_refused_with_4403(asgi_app, shared_note):
+    stranger = await sync_to_async(make_user)("mallory")
+    client = YClient(asgi_app, shared_note.pk, cookie=await session_cookie(stranger))
+    assert await client.connect()
+    await client.pump(1)
+    assert client.close_code == 4403
+    assert client.text == ""
+
+
+async def test_unknown_note_is_refused_with_4404(asgi_app, cookie):
+    client = YClient(asgi_app, "5b0c7b8e-9a6f-4f55-9d1a-0c1e2d3f4a5b", cookie=cookie)
+    assert await client.connect()
+    await client.pump(1)
+    assert client.close_code == 4404
+
+
+@pytest.mark.parametrize("origin", [b"http://evil.example", b"null", None])
+async def test_foreign_or_missing_origin_never_connects(asgi_app, shared_note, cookie, origin):
+    client = YClient(asgi_app, shared_note.pk, cookie=cookie, origin=origin)
+    connected = await client.connect()
+    assert not connected
+
+
+async def test_joiner_gets_the_stored_state_in_its_first_sync(asgi_app, shared_note, cookie):
+    client = await _client(asgi_app, shared_note, cookie)
+    assert await client.until(lambda: client.text == "hello\n")
+    # The server also sent its own step 1, so the client can return what the server lacks.
+    assert any(f[:2] == bytes((protocol.MSG_SYNC, protocol.SYNC_STEP1)) for f in client.frames)
+    await client.close()
+
+
+async def test_edit_reaches_the_other_socket_after_commit_and_is_not_echoed(
+    asgi_app, shared_note, cookie
+):
+    a = await _client(asgi_app, shared_note, cookie)
+    b = await _client(asgi_app, shared_note, cookie)
+    await a.until(lambda: a.text == "hello\n")
+    await b.until(lambda: b.text == "hello\n")
+    before = await _log_count(shared_note)
+    a_updates = a.updates_received
+
+    await a.append("world\n")
+    assert await b.until(lambda: b.text == "hello\nworld\n")
+    # Persist before broadcast: by the time B has it, it is in the database.
+    assert await _log_count(shared_note) == before + 1
+    await a.pump(0.3)
+    assert a.updates_received == a_updates, "the sender got its own edit back"
+    await a.close()
+    await b.close()
+
+
+async def test_acks_count_durably_stored_messages(asgi_app, shared_note, cookie):
+    a = await _client(asgi_app, shared_note, cookie)
+    await a.until(lambda: a.text == "hello\n")
+    for word in ["one ", "two ", "three "]:
+        await a.append(word)
+    # Sync step 2 answering the server's step 1 counts too.
+    assert await a.until(lambda: a.saved == a.sent)
+    assert a.sent == 4
+    assert await _stored_text(shared_note) == "hello\none two three "
+    await a.close()
+
+
+async def test_stock_clients_without_acks_get_no_saved_messages(asgi_app, shared_note, cookie):
+    a = await _client(asgi_app, shared_note, cookie, acks=False)
+    await a.append("x")
+    await a.pump(0.5)
+    assert all(frame[0] != protocol.MSG_SAVED for frame in a.frames)
+    await a.close()
+
+
+async def test_text_mirror_follows_the_document(asgi_app, shared_note, cookie):
+    a = await _client(asgi_app, shared_note, cookie)
+    await a.until(lambda: a.text == "hello\n")
+    await a.append("searchable words")
+
+    @sync_to_async
+    def mirrored():
+        note = Note.objects.get(pk=shared_note.pk)
+        return note.content_text, note.preview
+
+    for _ in range(30):
+        text, preview = await mirrored()
+        if "searchable" in text:
+            break
+        await asyncio.sleep(0.1)
+    assert text == "hello\nsearchable words"
+    assert preview == "hello searchable words"
+    await a.close()
+
+
+async def test_title_in_the_document_reaches_the_database(asgi_app, shared_note, cookie):
+    a = await _client(asgi_app, shared_note, cookie)
+    await a.until(lambda: a.text == "hello\n")
+    await a.edit(lambda doc: documents.title_set(doc, "Renamed live"))
+    for _ in range(30):
+        note = await Note.objects.aget(pk=shared_note.pk)
+        if note.title == "Renamed live":
+            break
+        await asyncio.sleep(0.1)
+    assert note.title == "Renamed live"
+    await a.close()
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        (b"\x00\x02\x05abc", 4400),  # truncated payload
+        (b"\x07\x00", 4400),  # unknown message type
+        (b"\x00\x09\x00", 4400),  # unknown sync type
+        (b"\x00\x02\x03\x01\x02\x03", 4400),  # not a Yjs update
+        (b"\x00\x02\x00\x00", 4400),  # zero-length update is not an update
+        (b"\x00\x00\x01\x00\xff", 4400),  # trailing bytes
+    ],
+)
+async def test_bad_frames_close_only_that_socket_and_change_nothing(
+    asgi_app, shared_note, cookie, frame, code
+):
+    good = await _client(asgi_app, shared_note, cookie)
+    bad = await _client(asgi_app, shared_note, cookie)
+    await good.until(lambda: good.text == "hello\n")
+    await bad.until(lambda: bad.text == "hello\n")
+    before = await _log_count(shared_note)
+    await bad.send(frame)
+    await bad.pump(1)
+    assert bad.close_code == code
+    assert await _log_count(shared_note) == before
+    await good.append("still fine")
+    assert await good.until(lambda: good.saved == good.sent)
+    assert await _stored_text(shared_note) == "hello\nstill fine"
+    await good.close()
+
+
+async def test_text_frame_is_refused(asgi_app, shared_note, cookie):
+    client = await _client(asgi_app, shared_note, cookie)
+    await client.comm.send_to(text_data="hello")
+    await client.pump(1)
+    assert client.close_code == 4400
+    assert "Text frames" in client.close_reason
+
+
+async def test_oversized_message_is_refused_with_1009(asgi_app, shared_note, cookie, settings):
+    settings.NOTES_MAX_MESSAGE_BYTES = 1000
+    client = await _client(asgi_app, shared_note, cookie)
+    before = await _log_count(shared_note)
+    await client.append("x" * 2000)
+    await client.pump(1)
+    assert client.close_code == 1009
+    assert "exceeds the limit" in client.close_reason
+    assert await _log_count(shared_note) == before
+
+
+async def test_presence_reaches_others_joiners_and_is_cleared_on_close(
+    asgi_app, shared_note, cookie
+):
+    a = await _client(asgi_app, shared_note, cookie)
+    b = await _client(asgi_app, shared_note, cookie)
+    await a.set_awareness(111, 1, '{"user":{"name":"A"}}')
+    assert await b.until(lambda: 111 in b.awareness)
+    # A joiner sees everyone at once.
+    c = await _client(asgi_app, shared_note, cookie)
+    assert await c.until(lambda: 111 in c.awareness)
+    assert c.awareness[111] == '{"user":{"name":"A"}}'
+    # When A's socket closes, its client ids are removed for everyone at once.
+    await a.close()
+    assert await b.until(lambda: 111 not in b.awareness, timeout=2)
+    assert await c.until(lambda: 111 not in c.awareness, timeout=2)
+    await b.close()
+    await c.close()
+
+
+async def test_awareness_is_coalesced_per_socket(asgi_app, shared_note, cookie, settings):
+    a = await _client(asgi_app, shared_note, cookie)
+    b = await _client(asgi_app, shared_note, cookie)
+    await b.pump(0.3)
+    frames_before = len(b.frames)
+    # 60 cursor moves in about a tenth of a second...
+    for clock in range(1, 61):
+        await a.set_awareness(222, clock, f'{{"cursor":{clock}}}')
+    await b.pump(0.5)
+    awareness_frames = [f for f in b.frames[frames_before:] if f[0] == protocol.MSG_AWARENESS]
+    # ...reach the other socket as a few frames, ending on the latest state.
+    assert 1 <= len(awareness_frames) <= 10
+    assert b.awareness[222] == '{"cursor":60}'
+    await a.close()
+    await b.close()
+
+
+async def test_note_survives_reload_without_duplication(asgi_app, shared_note, cookie):
+    a = await _client(asgi_app, shared_note, cookie)
+    await a.until(lambda: a.text == "hello\n")
+    await a.append("more")
+    assert await a.until(lambda: a.saved == a.sent)
+    await a.close()
+    from notes import hub as hub_module
+
+    await hub_module._hub.stop()
+    hub_module._hub = None
+    # A client that kept its state reconnects to a fresh process: nothing doubles.
+    again = YClient(asgi_app, shared_note.pk, cookie=cookie)
+    again.doc.apply_update(a.doc.get_update())
+    assert await again.connect()
+    await again.pump(0.5)
+    assert again.text == "hello\nmore"
+    assert await _stored_text(shared_note) == "hello\nmore"
+    await again.close()

@@ -102,6 +102,8 @@ NOTES_TEXT_REFRESH_DELAY = env_float("NOTES_TEXT_REFRESH_DELAY", default=1.0)
 NOTES_COMPACT_EVERY = env_int("NOTES_COMPACT_EVERY", default=500)
 # Presence from one socket is passed on at most once per this many seconds.
 NOTES_AWARENESS_INTERVAL = env_float("NOTES_AWARENESS_INTERVAL", default=0.05)
+# Test-only fault injection: drop this share (0 to 1) of incoming fan-out messages.
+NOTES_FAULT_DROP_FANOUT = env_float("NOTES_FAULT_DROP_FANOUT", default=0.0)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -47,6 +47,8 @@ UNLOAD_GRACE = settings.NOTES_UNLOAD_GRACE
 TEXT_REFRESH_DELAY = settings.NOTES_TEXT_REFRESH_DELAY
 COMPACT_EVERY = settings.NOTES_COMPACT_EVERY
 AWARENESS_INTERVAL = settings.NOTES_AWARENESS_INTERVAL
+# Fault injection for tests: the share of incoming fan-out messages to drop (0 in production).
+FAULT_DROP_FANOUT = settings.NOTES_FAULT_DROP_FANOUT
 AWARENESS_TIMEOUT = 30.0
 READ_THREADS = 2  # y-protocols clients renew every 15 s and drop peers after 30 s.
 
@@ -487,6 +489,9 @@ class Hub:
         """Another process (or an HTTP edit) committed an update to a note we have loaded."""
         origin = message["origin"]
         if origin == self.hub_id:
+            return
+        if FAULT_DROP_FANOUT and random.random() < FAULT_DROP_FANOUT:
+            self.stats["fanout_dropped"] += 1
             return
         room = self.rooms.get(uuid.UUID(message["note"]))
         if room is None or room.closed:

@@ -73,3 +73,17 @@ def require_node_packages() -> Path:
         "frontend npm packages are missing (cd frontend && npm ci)",
     )
     return NODE_MODULES
+
+
+JS_CLIENTS = ROOT / "tests" / "js"
+
+
+def require_js_clients() -> Path:
+    """The official Yjs clients in tests/js (npm ci there)."""
+    require(shutil.which("node") is not None, "Node.js is not installed")
+    modules = JS_CLIENTS / "node_modules"
+    require(
+        all((modules / name).exists() for name in ("yjs", "y-websocket", "ws")),
+        "official Yjs clients are not installed (cd tests/js && npm ci)",
+    )
+    return JS_CLIENTS

@@ -1,6 +1,7 @@
 """Parsing of environment variables into Django settings values. Pure functions, no Django setup."""
 
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -68,8 +69,10 @@ def database_config(url: str | None, *, base_dir: Path) -> dict:
         # Concurrent writers: WAL lets readers run beside a writer, IMMEDIATE takes the write
         # lock at BEGIN (no deadlocking upgrade), and the busy timeout waits instead of failing
         # with "database is locked".
-        # Tests start real daphne processes, which must see the test database: keep it in a file.
-        config["TEST"] = {"NAME": str(base_dir / "test-db.sqlite3")}
+        # Tests start real daphne processes, which must see the test database: keep it in a
+        # file, one per test run so that concurrent runs never share one.
+        test_name = Path(tempfile.gettempdir()) / f"collab-test-{os.getpid()}.sqlite3"
+        config["TEST"] = {"NAME": str(test_name)}
         config["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
@@ -79,6 +82,8 @@ def database_config(url: str | None, *, base_dir: Path) -> dict:
         }
     elif engine == "django.db.backends.postgresql":
         config.setdefault("OPTIONS", {})
+        # One test database per test run, so concurrent runs never drop each other's.
+        config["TEST"] = {"NAME": f"test_{config['NAME']}_{os.getpid()}"}
     else:
         raise ValueError(f"DATABASE_URL must be sqlite:// or postgres://, got engine {engine}")
     return config

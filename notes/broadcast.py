@@ -17,6 +17,7 @@ from channels.layers import get_channel_layer
 NOTE_UPDATE = "note.update"
 NOTE_AWARENESS = "note.awareness"
 NOTE_DELETED = "note.deleted"
+NOTE_PRESENCE_QUERY = "note.presence_query"
 
 # Origin of updates made outside any hub (HTTP views, admin, management commands).
 EXTERNAL_ORIGIN = "external"
@@ -41,6 +42,13 @@ async def send_note_awareness(*, note_id, origin: str, payload: bytes) -> None:
     await get_channel_layer().group_send(
         note_group(note_id),
         {"type": NOTE_AWARENESS, "note": str(note_id), "origin": origin, "payload": payload},
+    )
+
+
+async def send_note_presence_query(*, note_id, origin: str) -> None:
+    """Ask the other processes with the note loaded to announce their clients' presence."""
+    await get_channel_layer().group_send(
+        note_group(note_id), {"type": NOTE_PRESENCE_QUERY, "note": str(note_id), "origin": origin}
     )
 
 

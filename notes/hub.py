@@ -213,6 +213,8 @@ class Hub:
             room.next_heal = now + HEAL_INTERVAL * (0.5 + random.random())
             room.next_resync = now + RESYNC_INTERVAL * (0.5 + random.random())
             room.loaded.set_result(True)
+            # Presence is not stored: ask the processes already editing this note for theirs.
+            await broadcast.send_note_presence_query(note_id=room.note_id, origin=self.hub_id)
             self.stats["notes_loaded"] += 1
             logger.info("note loaded", extra={"note": str(room.note_id), "log": len(state.updates)})
         except Exception as exc:
@@ -466,6 +468,7 @@ class Hub:
             broadcast.NOTE_UPDATE: self.note_update,
             broadcast.NOTE_AWARENESS: self.note_awareness,
             broadcast.NOTE_DELETED: self.note_deleted,
+            broadcast.NOTE_PRESENCE_QUERY: self.note_presence_query,
         }
         while True:
             try:
@@ -526,6 +529,21 @@ class Hub:
         frame = protocol.encode_awareness(message["payload"])
         for state in list(room.peers.values()):
             await self._send(state, frame)
+
+    async def note_presence_query(self, message: dict) -> None:
+        """Another process loaded a note we have: tell it who is here."""
+        if message["origin"] == self.hub_id:
+            return
+        room = self.rooms.get(uuid.UUID(message["note"]))
+        if room is None or room.closed or not room.loaded.done():
+            return
+        local = [c.entry for c in room.awareness.values() if c.peer_id is not None]
+        if local:
+            await broadcast.send_note_awareness(
+                note_id=room.note_id,
+                origin=self.hub_id,
+                payload=protocol.encode_awareness_payload(local),
+            )
 
     async def note_deleted(self, message: dict) -> None:
         room = self.rooms.get(uuid.UUID(message["note"]))

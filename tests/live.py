@@ -126,6 +126,8 @@ def daphne(**env_overrides):
             server = Daphne(port=port, process=process, log_path=log_path, env=env)
             yield server
         finally:
+            if server is not None:
+                process = server.process  # restart() may have replaced it
             if process.poll() is None:
                 process.terminate()
                 try:
@@ -133,6 +135,7 @@ def daphne(**env_overrides):
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+            _wait_for_other_sessions_to_end()
             if os.environ.get("SHOW_SERVER_LOGS"):
                 print(log_path.read_text(errors="replace"))
 
@@ -151,6 +154,23 @@ def restart(server: Daphne, sig=signal.SIGKILL) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def _wait_for_other_sessions_to_end(timeout: float = 10) -> None:
+    """PostgreSQL ends a dead client's backend a moment after the client: wait for that, so the
+    test database can be flushed and dropped."""
+    if connection.vendor != "postgresql":
+        return
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.05)
 
 
 def free_port() -> int:

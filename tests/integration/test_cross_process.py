@@ -102,3 +102,24 @@ def test_dropped_fanout_heals_within_the_bound():
         logs = one.log() + two.log()
     # Prove the fault really happened and was healed, not avoided.
     assert re.search(r"healed missed updates", logs), logs[-2000:]
+
+
+def test_idle_sockets_stay_open_well_past_the_redis_socket_timeout():
+    """redis-py 8 would time out idle reads after about 5 s and kill sockets with 1011
+    (channels_redis issue 422); the layer is configured without a socket timeout."""
+    redis = require_redis()
+    owner = make_user("owner")
+    note = make_note(owner=owner, text="")
+    cookie = _cookie(owner)
+    with live.daphne(REDIS_URL=redis) as one, live.daphne(REDIS_URL=redis) as two:
+        result = run_clients(
+            {
+                "clients": _spread([one, two], note, cookie, ["idle0", "idle1"]),
+                "idle_ms": 12000,
+                "edits": 3,
+                "interval_ms": 50,
+            }
+        )
+    assert result["closes"] == [[], []]
+    assert result["converged"]
+    assert_every_token_once(result["texts"][0], ["idle0", "idle1"], 3)

@@ -8,6 +8,7 @@
 //   churn: [i, ...]     clients that disconnect mid-way, keep typing offline, then reconnect
 //   late_joiner: { url, room, cookie, origin }       connects after the edits; reports its first sync
 //   settle_ms: n        how long to wait for everyone to converge
+//   idle_ms: n          how long everyone sits idle after the first sync, before editing
 //
 // Every token is unique ("<name:k>"), so the caller can check that each one is present exactly once.
 import * as Y from 'yjs'
@@ -71,6 +72,8 @@ function connect (spec) {
 const clients = scenario.clients.map(connect)
 const allSynced = await until(() => clients.every((c) => c.provider.synced), 10000)
 log('synced', allSynced)
+// Sit idle first, to prove idle sockets (and the server's channel-layer reads) stay open.
+if (scenario.idle_ms) await sleep(scenario.idle_ms)
 
 const churn = new Set(scenario.churn || [])
 const edits = scenario.edits || 0

@@ -100,6 +100,7 @@ class Room:
     loaded: asyncio.Future
     peers: dict[int, PeerState] = field(default_factory=dict)
     awareness: dict[int, AwarenessClient] = field(default_factory=dict)
+    awareness_clock: dict[int, int] = field(default_factory=dict)  # highest clock per client
     seq: int = 0  # our fan-out messages for this note
     remote_seq: dict[str, int] = field(default_factory=dict)
     heal_after: int = 0  # catch-up reads the log after this id...
@@ -235,8 +236,8 @@ class Hub:
         gone = []
         for client_id in state.awareness_ids:
             client = room.awareness.pop(client_id, None)
-            if client is not None and not client.entry.gone:
-                gone.append(protocol.AwarenessEntry(client_id, client.entry.clock + 1, "null"))
+            if client is not None:
+                gone.append(self._restamp(room, protocol.AwarenessEntry(client_id, 0, "null")))
         if gone:
             await self._awareness_out(room, gone, exclude=None)
         if not room.peers and not room.closed:
@@ -312,23 +313,36 @@ class Hub:
         state = room.peers.get(peer.peer_id)
         if state is None:
             return
-        entries = protocol.decode_awareness_payload(payload)
         now = time.monotonic()
-        accepted = []
-        for entry in entries:
+        for entry in protocol.decode_awareness_payload(payload):
             current = room.awareness.get(entry.client_id)
             if current is not None and current.peer_id not in (None, peer.peer_id):
                 continue  # Another local socket owns this client id.
-            if current is None or entry.clock > current.entry.clock or entry.gone:
-                room.awareness[entry.client_id] = AwarenessClient(entry, now, peer.peer_id)
-                state.awareness_ids.add(entry.client_id)
-                accepted.append(entry)
+            out = self._restamp(room, entry)
+            if out.gone:
+                room.awareness.pop(out.client_id, None)
+                state.awareness_ids.discard(out.client_id)
             else:
-                current.seen_at = now
-        for entry in accepted:
-            state.awareness_pending[entry.client_id] = entry
-        if accepted:
+                room.awareness[out.client_id] = AwarenessClient(out, now, peer.peer_id)
+                state.awareness_ids.add(out.client_id)
+            state.awareness_pending[out.client_id] = out
+        if state.awareness_pending:
             self._schedule_awareness_flush(room, state)
+
+    @staticmethod
+    def _restamp(room: Room, entry: protocol.AwarenessEntry) -> protocol.AwarenessEntry:
+        """Give the entry a clock newer than any this note has seen for the client.
+
+        A reconnecting client re-sends its state with a clock its peers have already seen (we
+        announced it gone at clock + 1), and y-protocols peers ignore such states until the next
+        renewal. As the only relay between a note's clients, the server keeps one monotonic
+        clock per client id, so a returning client shows up at once.
+        """
+        clock = max(entry.clock, room.awareness_clock.get(entry.client_id, -1) + 1)
+        room.awareness_clock[entry.client_id] = clock
+        if clock == entry.clock:
+            return entry
+        return protocol.AwarenessEntry(entry.client_id, clock, entry.state)
 
     async def query_awareness(self, peer: Peer) -> None:
         room = self._room_of(peer)
@@ -521,10 +535,14 @@ class Hub:
         now = time.monotonic()
         entries = protocol.decode_awareness_payload(message["payload"])
         for entry in entries:
+            known = room.awareness_clock.get(entry.client_id, -1)
+            room.awareness_clock[entry.client_id] = max(known, entry.clock)
             current = room.awareness.get(entry.client_id)
+            if current is not None and current.peer_id is not None:
+                continue  # The client is on one of our sockets now; that socket speaks for it.
             if entry.gone:
                 room.awareness.pop(entry.client_id, None)
-            elif current is None or entry.clock >= current.entry.clock:
+            elif entry.clock >= known:
                 room.awareness[entry.client_id] = AwarenessClient(entry, now, None)
         frame = protocol.encode_awareness(message["payload"])
         for state in list(room.peers.values()):
@@ -630,8 +648,8 @@ class Hub:
     async def _expire_awareness(self, room: Room, now: float) -> None:
         """Forget other processes' clients that stopped renewing (their process may be gone)."""
         stale = [
-            protocol.AwarenessEntry(cid, c.entry.clock + 1, "null")
-            for cid, c in room.awareness.items()
+            self._restamp(room, protocol.AwarenessEntry(cid, 0, "null"))
+            for cid, c in list(room.awareness.items())
             if c.peer_id is None and now - c.seen_at > AWARENESS_TIMEOUT
         ]
         if stale:

@@ -34,6 +34,7 @@ class YClient:
         self.sent = 0  # document messages sent (updates and step 2 replies)
         self.updates_received = 0
         self.awareness: dict[int, str] = {}
+        self.awareness_clock: dict[int, int] = {}
         self.close_code: int | None = None
         self.close_reason: str | None = None
         self.frames: list[bytes] = []
@@ -89,7 +90,15 @@ class YClient:
                 self.updates_received += 1
                 self.doc.apply_update(update)
             case protocol.Awareness(payload):
+                # The rules of y-protocols' applyAwarenessUpdate: only a newer clock counts.
                 for entry in protocol.decode_awareness_payload(payload):
+                    known = self.awareness_clock.get(entry.client_id, -1)
+                    newer = entry.clock > known or (
+                        entry.clock == known and entry.gone and entry.client_id in self.awareness
+                    )
+                    if not newer:
+                        continue
+                    self.awareness_clock[entry.client_id] = entry.clock
                     if entry.gone:
                         self.awareness.pop(entry.client_id, None)
                     else:

@@ -226,6 +226,22 @@ async def test_presence_reaches_others_joiners_and_is_cleared_on_close(
     await c.close()
 
 
+async def test_a_reconnecting_client_is_visible_at_once(asgi_app, shared_note, cookie):
+    """Stock clients re-send their state with the clock peers already saw; the server
+    restamps it so peers do not ignore it until the next renewal."""
+    watcher = await _client(asgi_app, shared_note, cookie)
+    first = await _client(asgi_app, shared_note, cookie)
+    await first.set_awareness(333, 4, '{"user":{"name":"R"}}')
+    assert await watcher.until(lambda: 333 in watcher.awareness)
+    await first.close()
+    assert await watcher.until(lambda: 333 not in watcher.awareness, timeout=2)
+    again = await _client(asgi_app, shared_note, cookie)
+    await again.set_awareness(333, 4, '{"user":{"name":"R"}}')  # same clock as before
+    assert await watcher.until(lambda: 333 in watcher.awareness, timeout=2)
+    await watcher.close()
+    await again.close()
+
+
 async def test_awareness_is_coalesced_per_socket(asgi_app, shared_note, cookie, settings):
     a = await _client(asgi_app, shared_note, cookie)
     b = await _client(asgi_app, shared_note, cookie)

@@ -30,7 +30,15 @@ run: migrate
 superuser: migrate
 	DJANGO_DEBUG=$${DJANGO_DEBUG-1} $(BIN)/python manage.py createsuperuser
 
+# The official npm Yjs clients the interop tests drive (skipped, with the reason, without npm).
+JS_CLIENTS := tests/js/node_modules/.installed
+$(JS_CLIENTS): tests/js/package.json tests/js/package-lock.json
+	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 test: $(VENV)/.installed-dev
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(JS_CLIENTS); \
+	else echo "npm not found: tests that drive the official Yjs clients will be skipped"; fi
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -43,6 +43,7 @@ class Daphne:
     process: subprocess.Popen
     log_path: Path
     env: dict = field(repr=False)
+    args: tuple = ()
 
     @property
     def http_url(self) -> str:
@@ -61,19 +62,11 @@ class Daphne:
             self.process.wait(timeout=15)
 
 
-def _start(env: dict, port: int, log_path: Path) -> subprocess.Popen:
-    log = open(log_path, "ab")
+def _start(env: dict, port: int, log_path: Path, args: tuple = ()) -> subprocess.Popen:
+    log = open(log_path, "ab")  # the process owns it for its lifetime
+    command = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), *args]
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "collab.asgi:application",
-        ],
+        [sys.executable, *command, "collab.asgi:application"],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -114,16 +107,20 @@ def server_env(**overrides) -> dict:
 
 
 @contextlib.contextmanager
-def daphne(**env_overrides):
-    """A real daphne process serving the app on a free port, against the test database."""
+def daphne(args: tuple = (), **env_overrides):
+    """A real daphne process serving the app on a free port, against the test database.
+
+    `args` are extra daphne options; keyword arguments override environment variables (None
+    removes one).
+    """
     env = server_env(**env_overrides)
     with tempfile.TemporaryDirectory() as tmp:
         log_path = Path(tmp) / "daphne.log"
-        process = _start(env, 0, log_path)
+        process = _start(env, 0, log_path, args)
         server = None
         try:
             port = _wait_listening(process, log_path)
-            server = Daphne(port=port, process=process, log_path=log_path, env=env)
+            server = Daphne(port=port, process=process, log_path=log_path, env=env, args=args)
             yield server
         finally:
             if server is not None:
@@ -147,7 +144,7 @@ def restart(server: Daphne, sig=signal.SIGKILL) -> None:
     deadline = time.monotonic() + 10
     while True:
         try:
-            server.process = _start(server.env, server.port, server.log_path)
+            server.process = _start(server.env, server.port, server.log_path, server.args)
             _wait_listening(server.process, server.log_path)
             return
         except RuntimeError:

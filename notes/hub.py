@@ -18,6 +18,7 @@ Sockets (notes.consumers) hand decoded messages to the hub; the hub owns everyth
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import threading
@@ -28,10 +29,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import InterfaceError, OperationalError, connection, connections
 from pycrdt import Doc, merge_updates
 
 from collab.config import HUB_CHANNEL_PREFIX
@@ -169,9 +169,10 @@ class Hub:
         self.channel = None
 
     async def _db(self, fn, /, *, write: bool = False, **kwargs):
+        """Run a service on the persist thread (writes) or a read thread, off the event loop."""
         executor = self._persist_thread if write else self._read_threads
-        return await sync_to_async(_with_connection(fn), thread_sensitive=False, executor=executor)(
-            **kwargs
+        return await asyncio.get_running_loop().run_in_executor(
+            executor, functools.partial(_call_with_reconnect, fn, kwargs)
         )
 
     # --- joining and leaving ----------------------------------------------------------------
@@ -685,17 +686,18 @@ def _observe_changes(doc: Doc, updates: list[bytes]) -> bytes | None:
     return _merge(changes) if changes else None
 
 
-def _with_connection(fn):
-    """Run `fn` with Django's connection handling, as a request would."""
+def _call_with_reconnect(fn, kwargs: dict):
+    """Call `fn` on this worker thread's long-lived connection.
 
-    def call(**kwargs):
-        close_old_connections()
-        try:
-            return fn(**kwargs)
-        finally:
-            close_old_connections()
-
-    return call
+    A connection the database dropped (restart, failover, idle timeout) fails on first use:
+    close it and try once more on a fresh one. Every service run here is safe to repeat:
+    reads are reads, and appending a Yjs update twice leaves the document unchanged.
+    """
+    try:
+        return fn(**kwargs)
+    except (OperationalError, InterfaceError):
+        connection.close()
+        return fn(**kwargs)
 
 
 def _close_connections_in_threads(executor: ThreadPoolExecutor, size: int) -> None:

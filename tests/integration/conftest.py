@@ -1,5 +1,7 @@
 import pytest
+from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
+from django.db import connections
 
 from notes import hub as hub_module
 
@@ -21,6 +23,8 @@ async def fresh_hub():
     if hub is not None:
         await hub.stop()
     hub_module._hub = None
+    # Consumers check access on asgiref's shared thread, whose connection persists (conn max age).
+    await sync_to_async(connections.close_all)()
     for layer in channel_layers.backends.values():
         flush = getattr(layer, "flush", None)
         if flush is not None:

@@ -99,13 +99,14 @@ def test_append_skips_notes_deleted_in_flight():
     gone_id = gone.pk
     gone.delete()
     doc = documents.doc_new()
-    ids = services.note_updates_append(
+    written = services.note_updates_append(
         entries=[
             services.Append(note.pk, _client_update(doc, "a"), None),
             services.Append(gone_id, _client_update(doc, "b"), None),
         ]
     )
-    assert ids[0] > 0 and ids[1] == 0
+    assert written == 1
+    assert NoteUpdate.objects.filter(note=note).count() == 1
     assert not NoteUpdate.objects.filter(note_id=gone_id).exists()
 
 

@@ -27,26 +27,24 @@ def env_bool(name: str, *, default: bool) -> bool:
     raise ValueError(f"{name} must be one of {sorted(TRUE_WORDS | FALSE_WORDS)}, got {raw!r}")
 
 
-def env_int(name: str, *, default: int) -> int:
-    """Read an integer variable, with a clear error for anything else."""
+def _env_number(name: str, default, cast, kind: str):
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        return int(raw)
+        return cast(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+        raise ValueError(f"{name} must be {kind}, got {raw!r}") from None
+
+
+def env_int(name: str, *, default: int) -> int:
+    """Read an integer variable, with a clear error for anything else."""
+    return _env_number(name, default, int, "a whole number")
 
 
 def env_float(name: str, *, default: float) -> float:
     """Read a number variable, with a clear error for anything else."""
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    return _env_number(name, default, float, "a number")
 
 
 def env_list(name: str, *, default: list[str]) -> list[str]:

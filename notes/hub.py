@@ -523,9 +523,7 @@ class Hub:
         update = message["update"]
         room.doc.apply_update(update)
         self.stats["fanout_received"] += 1
-        frame = protocol.encode_sync_update(update)
-        for state in list(room.peers.values()):
-            await self._send(state, frame)
+        await self._send_all(room, protocol.encode_sync_update(update))
 
     async def note_awareness(self, message: dict) -> None:
         if message["origin"] == self.hub_id:
@@ -545,9 +543,7 @@ class Hub:
                 room.awareness.pop(entry.client_id, None)
             elif entry.clock >= known:
                 room.awareness[entry.client_id] = AwarenessClient(entry, now, None)
-        frame = protocol.encode_awareness(message["payload"])
-        for state in list(room.peers.values()):
-            await self._send(state, frame)
+        await self._send_all(room, protocol.encode_awareness(message["payload"]))
 
     async def note_presence_query(self, message: dict) -> None:
         """Another process loaded a note we have: tell it who is here."""
@@ -595,10 +591,7 @@ class Hub:
         self, room: Room, entries: list[protocol.AwarenessEntry], *, exclude: int | None
     ) -> None:
         payload = protocol.encode_awareness_payload(entries)
-        frame = protocol.encode_awareness(payload)
-        for peer_id, state in list(room.peers.items()):
-            if peer_id != exclude:
-                await self._send(state, frame)
+        await self._send_all(room, protocol.encode_awareness(payload), exclude=exclude)
         try:
             await broadcast.send_note_awareness(
                 note_id=room.note_id, origin=self.hub_id, payload=payload
@@ -621,9 +614,7 @@ class Hub:
                         await self._catch_up(room)
                     if now >= room.next_resync:
                         room.next_resync = now + RESYNC_INTERVAL
-                        frame = protocol.encode_sync_step1(room.doc.get_state())
-                        for state in list(room.peers.values()):
-                            await self._send(state, frame)
+                        await self._send_all(room, protocol.encode_sync_step1(room.doc.get_state()))
                     await self._expire_awareness(room, now)
                 except Exception:
                     logger.exception("heal failed", extra={"note": str(room.note_id)})
@@ -642,9 +633,7 @@ class Hub:
         if changes:
             self.stats["fanout_healed"] += 1
             logger.warning("healed missed updates", extra={"note": str(room.note_id)})
-            frame = protocol.encode_sync_update(changes)
-            for state in list(room.peers.values()):
-                await self._send(state, frame)
+            await self._send_all(room, protocol.encode_sync_update(changes))
 
     async def _expire_awareness(self, room: Room, now: float) -> None:
         """Forget other processes' clients that stopped renewing (their process may be gone)."""
@@ -656,11 +645,16 @@ class Hub:
         if stale:
             for entry in stale:
                 room.awareness.pop(entry.client_id, None)
-            frame = protocol.encode_awareness(protocol.encode_awareness_payload(stale))
-            for state in list(room.peers.values()):
-                await self._send(state, frame)
+            payload = protocol.encode_awareness_payload(stale)
+            await self._send_all(room, protocol.encode_awareness(payload))
 
     # --- sending ----------------------------------------------------------------------------
+
+    async def _send_all(self, room: Room, frame: bytes, *, exclude: int | None = None) -> None:
+        """Send one frame to every local socket of the note (but `exclude`)."""
+        for peer_id, state in list(room.peers.items()):
+            if peer_id != exclude:
+                await self._send(state, frame)
 
     async def _send(self, state: PeerState, frame: bytes) -> None:
         try:

@@ -69,6 +69,18 @@ class NoteConsumer(AsyncWebsocketConsumer):
         await self.accept()
         await self.close(code=code, reason=reason)
 
+    async def dispatch(self, message):
+        """Route frames straight to receive(); everything else the Channels way.
+
+        Channels closes stale database connections before every message it dispatches, which
+        costs a hop to the sync thread. Frames do no database work here, and they are the hot
+        path, so they skip it; connect and disconnect keep it.
+        """
+        if message["type"] == "websocket.receive":
+            await self.websocket_receive(message)
+        else:
+            await super().dispatch(message)
+
     async def receive(self, text_data=None, bytes_data=None):
         """Called for each frame from the client."""
         if not self.joined:

@@ -18,6 +18,11 @@ NOTE_UPDATE = "note.update"
 NOTE_AWARENESS = "note.awareness"
 NOTE_DELETED = "note.deleted"
 NOTE_PRESENCE_QUERY = "note.presence_query"
+NOTE_ACCESS = "note.access"
+SESSION_ENDED = "session.ended"
+
+# Every hub joins this group, for events that are not about one note.
+HUBS_GROUP = "notes-hubs"
 
 # Origin of updates made outside any hub (HTTP views, admin, management commands).
 EXTERNAL_ORIGIN = "external"
@@ -56,6 +61,29 @@ async def send_note_deleted(*, note_id) -> None:
     await get_channel_layer().group_send(
         note_group(note_id), {"type": NOTE_DELETED, "note": str(note_id)}
     )
+
+
+async def send_note_access(*, note_id, user_ids: list[int]) -> None:
+    """These users' rights on the note changed: their open sockets must follow."""
+    await get_channel_layer().group_send(
+        note_group(note_id), {"type": NOTE_ACCESS, "note": str(note_id), "users": user_ids}
+    )
+
+
+async def send_session_ended(*, session_key: str) -> None:
+    await get_channel_layer().group_send(
+        HUBS_GROUP, {"type": SESSION_ENDED, "session": session_key}
+    )
+
+
+def note_access_changed(*, note_id, user_ids: list[int]) -> None:
+    """From synchronous code, after commit: re-check these users' open sockets on the note."""
+    async_to_sync(send_note_access)(note_id=note_id, user_ids=user_ids)
+
+
+def session_ended(*, session_key: str) -> None:
+    """From synchronous code: close every socket opened with this session (logout)."""
+    async_to_sync(send_session_ended)(session_key=session_key)
 
 
 def note_update_external(*, note_id, update: bytes) -> None:

@@ -12,10 +12,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from notes import protocol
+from notes import protocol, selectors
 from notes.hub import get_hub
-from notes.models import Note
-from notes.permissions import Role, note_role
+from notes.permissions import Role
 
 logger = logging.getLogger("notes.consumers")
 
@@ -29,11 +28,7 @@ CLOSE_TOO_BIG = 1009
 _peer_ids = itertools.count(1)
 
 
-@database_sync_to_async
-def _role_on_note(user, note_id) -> Role | None:
-    """The user's role on the note, or None if there is no such note."""
-    note = Note.objects.only("pk", "owner_id").filter(pk=note_id).first()
-    return None if note is None else note_role(user=user, note=note)
+_role_on_note = database_sync_to_async(selectors.note_role_of)
 
 
 class NoteConsumer(AsyncWebsocketConsumer):
@@ -52,12 +47,13 @@ class NoteConsumer(AsyncWebsocketConsumer):
         self.user_id = getattr(user, "pk", None)
         if user is None or not user.is_authenticated:
             return await self._refuse(CLOSE_NOT_LOGGED_IN, "Log in to open this note")
-        role = await _role_on_note(user, self.note_id)
+        role = await _role_on_note(note_id=self.note_id, user=user)
         if role is None:
             return await self._refuse(CLOSE_NOT_FOUND, "This note does not exist")
         if role < Role.VIEWER:
             return await self._refuse(CLOSE_FORBIDDEN, "You do not have access to this note")
-        self.can_write = role >= Role.EDITOR
+        self.role = role
+        self.session_key = getattr(self.scope.get("session"), "session_key", None)
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         self.wants_acks = query.get("acks") == ["1"]
         await self.accept()
@@ -119,6 +115,10 @@ class NoteConsumer(AsyncWebsocketConsumer):
             await get_hub().leave(self)
 
     # --- the Peer interface the hub uses ---
+
+    @property
+    def can_write(self) -> bool:
+        return self.role >= Role.EDITOR
 
     async def send_frame(self, data: bytes) -> None:
         await self.send(bytes_data=data)

@@ -17,3 +17,27 @@ class SignupForm(UserCreationForm):
 
 class RenameForm(forms.Form):
     title = forms.CharField(max_length=TITLE_MAX_LENGTH, strip=True)
+
+
+ROLE_CHOICES = [("editor", "Can edit"), ("viewer", "Can view")]
+
+
+class ShareForm(forms.Form):
+    """Add a person by username or email."""
+
+    who = forms.CharField(max_length=254, label="Username or email", strip=True)
+    role = forms.ChoiceField(choices=ROLE_CHOICES)
+
+    def clean_who(self):
+        who = self.cleaned_data["who"]
+        users = get_user_model().objects.filter(is_active=True)
+        user = users.filter(username__iexact=who).first() or (
+            users.filter(email__iexact=who).first() if "@" in who else None
+        )
+        if user is None:
+            raise forms.ValidationError(f"No user called “{who}”.")
+        return user
+
+
+class LinkForm(forms.Form):
+    role = forms.ChoiceField(choices=ROLE_CHOICES)

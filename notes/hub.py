@@ -31,11 +31,13 @@ from typing import Protocol
 
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import InterfaceError, OperationalError, connection, connections
 from pycrdt import Doc, merge_updates
 
 from collab.config import HUB_CHANNEL_PREFIX
-from notes import broadcast, documents, protocol, services
+from notes import broadcast, documents, protocol, selectors, services
+from notes.permissions import Role
 from notes.services import Append
 
 logger = logging.getLogger("notes.hub")
@@ -53,6 +55,8 @@ AWARENESS_TIMEOUT = 30.0
 READ_THREADS = 2  # y-protocols clients renew every 15 s and drop peers after 30 s.
 
 # Close codes (docs/protocol.md lists them all).
+CLOSE_LOGGED_OUT = 4401
+CLOSE_ACCESS_REMOVED = 4403
 CLOSE_NOTE_DELETED = 4404
 CLOSE_SERVER_ERROR = 1011
 
@@ -63,6 +67,8 @@ class Peer(Protocol):
     peer_id: int
     note_id: uuid.UUID
     user_id: int
+    session_key: str | None
+    role: int  # notes.permissions.Role; the hub lowers or raises it when access changes
     can_write: bool
     wants_acks: bool
 
@@ -148,6 +154,7 @@ class Hub:
             if self.channel is not None:
                 return
             self.channel = await self.layer.new_channel(prefix=HUB_CHANNEL_PREFIX)
+            await self.layer.group_add(broadcast.HUBS_GROUP, self.channel)
             for loop in (self._receive_loop, self._persist_loop, self._heal_loop):
                 self._tasks.append(asyncio.create_task(loop(), name=f"hub-{loop.__name__}"))
             logger.info("hub started", extra={"hub": self.hub_id})
@@ -194,6 +201,8 @@ class Hub:
             room.unload = None
         room.peers[peer.peer_id] = PeerState(peer=peer)
         await asyncio.shield(room.loaded)
+        if peer.wants_acks:
+            await peer.send_frame(protocol.encode_access(peer.role))
         # Our state first, so the client answers with whatever we lack...
         await peer.send_frame(protocol.encode_sync_step1(room.doc.get_state()))
         # ...and everyone already here, so a joiner sees them at once.
@@ -484,6 +493,8 @@ class Hub:
             broadcast.NOTE_AWARENESS: self.note_awareness,
             broadcast.NOTE_DELETED: self.note_deleted,
             broadcast.NOTE_PRESENCE_QUERY: self.note_presence_query,
+            broadcast.NOTE_ACCESS: self.note_access,
+            broadcast.SESSION_ENDED: self.session_ended,
         }
         while True:
             try:
@@ -559,6 +570,38 @@ class Hub:
                 origin=self.hub_id,
                 payload=protocol.encode_awareness_payload(local),
             )
+
+    async def note_access(self, message: dict) -> None:
+        """Someone's rights on a note changed: their sockets here follow at once."""
+        room = self.rooms.get(uuid.UUID(message["note"]))
+        if room is None or room.closed:
+            return
+        users = set(message["users"])
+        for user_id in users:
+            states = [s for s in room.peers.values() if s.peer.user_id == user_id]
+            if not states:
+                continue
+            role = await self._db(_role_of_user, note_id=room.note_id, user_id=user_id)
+            for state in states:
+                if role is None or role == Role.NONE:
+                    await self._close_peer(
+                        room, state, CLOSE_ACCESS_REMOVED, "Your access to this note was removed"
+                    )
+                elif role != state.peer.role:
+                    state.peer.role = role
+                    if state.peer.wants_acks:
+                        await self._send(state, protocol.encode_access(role))
+
+    async def session_ended(self, message: dict) -> None:
+        """A user logged out: close every socket opened with that session."""
+        for room in list(self.rooms.values()):
+            for state in list(room.peers.values()):
+                if state.peer.session_key == message["session"]:
+                    await self._close_peer(room, state, CLOSE_LOGGED_OUT, "You logged out")
+
+    async def _close_peer(self, room: Room, state: PeerState, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            await state.peer.close_with(code, reason)
 
     async def note_deleted(self, message: dict) -> None:
         room = self.rooms.get(uuid.UUID(message["note"]))
@@ -678,6 +721,13 @@ def _observe_changes(doc: Doc, updates: list[bytes]) -> bytes | None:
     finally:
         doc.unobserve(subscription)
     return _merge(changes) if changes else None
+
+
+def _role_of_user(*, note_id, user_id: int) -> Role | None:
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return Role.NONE
+    return selectors.note_role_of(note_id=note_id, user=user)
 
 
 def _call_with_reconnect(fn, kwargs: dict):

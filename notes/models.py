@@ -7,6 +7,7 @@ log. `content_text` and `preview` mirror the text for search, the list and the a
 derived, never a source for the CRDT.
 """
 
+import secrets
 import uuid
 
 from django.conf import settings
@@ -67,3 +68,56 @@ class NoteUpdate(models.Model):
 
     def __str__(self):
         return f"update {self.id} of {self.note_id}"
+
+
+class Membership(models.Model):
+    """Someone other than the owner who may open the note, as editor or viewer."""
+
+    class Role(models.TextChoices):
+        EDITOR = "editor", "Editor"
+        VIEWER = "viewer", "Viewer"
+
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="note_memberships"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.EDITOR)
+    # Set when the membership came from a share link: revoking the link removes it.
+    via_link = models.ForeignKey(
+        "ShareLink", on_delete=models.SET_NULL, null=True, blank=True, related_name="members"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["note", "user"], name="one_membership_per_user")
+        ]
+
+    def __str__(self):
+        return f"{self.user} {self.role} of {self.note}"
+
+
+def new_share_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class ShareLink(models.Model):
+    """A secret link that makes whoever opens it (logged in) a member with `role`."""
+
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="share_links")
+    token = models.CharField(max_length=64, unique=True, default=new_share_token, editable=False)
+    role = models.CharField(
+        max_length=10, choices=Membership.Role.choices, default=Membership.Role.VIEWER
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.role} link to {self.note}"
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None

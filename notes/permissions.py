@@ -6,7 +6,7 @@ Every access decision in the app (views, sockets, services) goes through these f
 
 from enum import IntEnum
 
-from notes.models import Note
+from notes.models import Membership, Note
 
 
 class Role(IntEnum):
@@ -24,7 +24,13 @@ def note_role(*, user, note: Note) -> Role:
         return Role.NONE
     if note.owner_id == user.pk:
         return Role.OWNER
-    return Role.NONE
+    role = Membership.objects.filter(note_id=note.pk, user_id=user.pk).values_list(
+        "role", flat=True
+    )
+    return _MEMBER_ROLES.get(role.first(), Role.NONE)
+
+
+_MEMBER_ROLES = {Membership.Role.EDITOR: Role.EDITOR, Membership.Role.VIEWER: Role.VIEWER}
 
 
 def note_can_view(*, user, note: Note) -> bool:

@@ -17,6 +17,9 @@ MSG_QUERY_AWARENESS = 3
 # Ours: "n of your document messages are durably stored". Sent only to clients that ask
 # for it with ?acks=1; stock clients never see it.
 MSG_SAVED = 100
+# Ours too, also only with ?acks=1: "your role on this note is now r" (1 viewer, 2 editor,
+# 3 owner), sent on join and whenever it changes, so the editor can switch to read-only.
+MSG_ACCESS = 101
 
 # Sync sub-types: the second varUint of a sync frame.
 SYNC_STEP1 = 0
@@ -193,6 +196,19 @@ def decode_saved(data: bytes) -> int:
     count, pos = read_var_uint(data, pos)
     _expect_end(data, pos)
     return count
+
+
+def encode_access(role: int) -> bytes:
+    return write_var_uint(MSG_ACCESS) + write_var_uint(role)
+
+
+def decode_access(data: bytes) -> int:
+    kind, pos = read_var_uint(data, 0)
+    if kind != MSG_ACCESS:
+        raise ProtocolError(f"not an access message: type {kind}")
+    role, pos = read_var_uint(data, pos)
+    _expect_end(data, pos)
+    return role
 
 
 # --- awareness payloads -------------------------------------------------------------------

@@ -10,4 +10,6 @@ urlpatterns = [
     path("notes/<uuid:note_id>/", views.note_detail, name="detail"),
     path("notes/<uuid:note_id>/rename/", views.note_rename, name="rename"),
     path("notes/<uuid:note_id>/delete/", views.note_delete, name="delete"),
+    path("notes/<uuid:note_id>/share/", views.note_share, name="share"),
+    path("s/<str:token>/", views.share_link_open, name="share-link"),
 ]

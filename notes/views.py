@@ -1,16 +1,18 @@
 """HTTP views: they parse the request, check access, call a service and render. No logic here."""
 
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import get_user_model, login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from notes import selectors, services
-from notes.forms import RenameForm, SignupForm
+from notes import broadcast, selectors, services
+from notes.forms import ROLE_CHOICES, LinkForm, RenameForm, ShareForm, SignupForm
 from notes.identity import user_identity
+from notes.models import ShareLink
 from notes.permissions import note_can_edit, note_can_manage
 
 
@@ -37,8 +39,11 @@ def signup(request):
 @login_required
 def note_list(request):
     query = request.GET.get("q", "")
-    notes = selectors.note_list_visible(user=request.user, query=query)
-    return render(request, "notes/list.html", {"notes": notes, "query": query})
+    shared_only = request.GET.get("shared") == "1"
+    notes = selectors.note_list_visible(user=request.user, query=query, shared_only=shared_only)
+    return render(
+        request, "notes/list.html", {"notes": notes, "query": query, "shared_only": shared_only}
+    )
 
 
 @login_required
@@ -102,3 +107,110 @@ def note_delete(request, note_id):
         messages.success(request, f"Deleted “{title}”.")
         return redirect("notes:list")
     return render(request, "notes/confirm_delete.html", {"note": note})
+
+
+def _managed_note_or_404(request, note_id):
+    note = _visible_note_or_404(request, note_id)
+    if not note_can_manage(user=request.user, note=note):
+        raise Http404("No such note")
+    return note
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def note_share(request, note_id):
+    """The owner's sharing page: people, their roles, links, and ownership."""
+    note = _managed_note_or_404(request, note_id)
+    share_form = ShareForm()
+    if request.method == "POST":
+        action = request.POST.get("action")
+        users = get_user_model().objects.filter(is_active=True)
+        roles = {value for value, _ in ROLE_CHOICES}
+        if action == "add":
+            share_form = ShareForm(request.POST)
+            if share_form.is_valid():
+                person = share_form.cleaned_data["who"]
+                if person.pk == note.owner_id:
+                    messages.error(request, "You already own this note.")
+                else:
+                    services.note_share(
+                        note=note, user=person, role=share_form.cleaned_data["role"]
+                    )
+                    messages.success(request, f"Shared with {person.get_username()}.")
+                    return redirect("notes:share", note_id=note.pk)
+        elif action == "role" and request.POST.get("role") in roles:
+            person = get_object_or_404(
+                users, pk=request.POST.get("user"), note_memberships__note=note
+            )
+            services.note_share(note=note, user=person, role=request.POST["role"])
+            messages.success(
+                request,
+                f"{person.get_username()} now {dict(ROLE_CHOICES)[request.POST['role']].lower()}.",
+            )
+            return redirect("notes:share", note_id=note.pk)
+        elif action == "remove":
+            person = get_object_or_404(
+                users, pk=request.POST.get("user"), note_memberships__note=note
+            )
+            services.note_unshare(note=note, user=person)
+            messages.success(request, f"Removed {person.get_username()}.")
+            return redirect("notes:share", note_id=note.pk)
+        elif action == "transfer":
+            person = get_object_or_404(
+                users, pk=request.POST.get("user"), note_memberships__note=note
+            )
+            services.note_transfer_ownership(note=note, new_owner=person)
+            messages.success(request, f"{person.get_username()} now owns “{note.title}”.")
+            return redirect("notes:detail", note_id=note.pk)
+        elif action == "link":
+            form = LinkForm(request.POST)
+            if form.is_valid():
+                services.share_link_create(
+                    note=note, role=form.cleaned_data["role"], created_by=request.user
+                )
+                messages.success(
+                    request, "Link created. Anyone logged in who opens it gets that access."
+                )
+                return redirect("notes:share", note_id=note.pk)
+        elif action == "revoke":
+            link = get_object_or_404(note.share_links, pk=request.POST.get("link"), revoked_at=None)
+            services.share_link_revoke(link=link)
+            messages.success(request, "Link revoked; people who joined through it lost access.")
+            return redirect("notes:share", note_id=note.pk)
+        else:
+            messages.error(request, "That did not work; please try again.")
+    members = note.memberships.select_related("user").order_by("user__username")
+    links = note.share_links.filter(revoked_at=None).order_by("-created_at")
+    return render(
+        request,
+        "notes/share.html",
+        {
+            "note": note,
+            "members": members,
+            "links": links,
+            "share_form": share_form,
+            "role_choices": ROLE_CHOICES,
+            "link_base": request.build_absolute_uri("/s/"),
+        },
+    )
+
+
+@login_required
+def share_link_open(request, token):
+    """Someone opened a share link: give them its access, then show the note."""
+    link = ShareLink.objects.select_related("note").filter(token=token, revoked_at=None).first()
+    if link is None:
+        raise Http404("This link is not valid any more")
+    note = services.share_link_accept(link=link, user=request.user)
+    return redirect("notes:detail", note_id=note.pk)
+
+
+class LogoutView(auth_views.LogoutView):
+    """Log out, and close every note socket this session had open."""
+
+    def post(self, request, *args, **kwargs):
+        session_key = request.session.session_key
+        response = super().post(request, *args, **kwargs)
+        if session_key:
+            broadcast.session_ended(session_key=session_key)
+        return response

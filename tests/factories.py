@@ -28,3 +28,7 @@ def make_note(owner=None, title: str = "A note", text: str = ""):
         services.note_text_replace(note=note, text=text, author=owner)
         note.refresh_from_db()
     return note
+
+
+def share_note(note, user, role: str = "editor"):
+    return services.note_share(note=note, user=user, role=role)

@@ -31,6 +31,7 @@ class YClient:
         self.comm = WebsocketCommunicator(application, path, headers=headers)
         self.doc = documents.doc_new()
         self.saved = 0
+        self.role: int | None = None  # from the server's access message
         self.sent = 0  # document messages sent (updates and step 2 replies)
         self.updates_received = 0
         self.awareness: dict[int, str] = {}
@@ -78,6 +79,9 @@ class YClient:
         self.frames.append(frame)
         if frame[0] == protocol.MSG_SAVED:
             self.saved = protocol.decode_saved(frame)
+            return
+        if frame[0] == protocol.MSG_ACCESS:
+            self.role = protocol.decode_access(frame)
             return
         message = protocol.decode_message(frame)
         match message:

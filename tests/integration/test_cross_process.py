@@ -123,3 +123,62 @@ def test_idle_sockets_stay_open_well_past_the_redis_socket_timeout():
     assert result["closes"] == [[], []]
     assert result["converged"]
     assert_every_token_once(result["texts"][0], ["idle0", "idle1"], 3)
+
+
+@pytest.fixture
+def redis_layer(settings):
+    """Make this test process broadcast through the same Redis as its daphne processes."""
+    from channels.layers import channel_layers
+
+    from collab.config import channel_layers_config
+
+    url = require_redis()
+    settings.CHANNEL_LAYERS = channel_layers_config(url)
+    channel_layers.backends.clear()
+    yield url
+    channel_layers.backends.clear()
+
+
+def test_revocation_reaches_sockets_on_every_process_within_a_second(redis_layer):
+    import asyncio
+    import time
+
+    import websockets
+
+    from notes import services
+    from tests.factories import share_note
+    from tests.wsclient import connect
+
+    owner = make_user("owner")
+    member = make_user("member")
+    note = make_note(owner=owner, text="x")
+    share_note(note, member, "editor")
+    cookie = _cookie(member)
+
+    async def watch(server) -> tuple[int, float]:
+        async with connect(server, note.pk, cookie) as ws:
+            await asyncio.sleep(0.5)  # joined and synced
+            started = time.monotonic()
+            await asyncio.to_thread(services.note_unshare, note=note, user=member)
+            try:
+                while True:
+                    await asyncio.wait_for(ws.recv(), timeout=5)
+            except websockets.ConnectionClosed as closed:
+                return closed.rcvd.code, time.monotonic() - started
+
+    async def both(one, two):
+        return await asyncio.gather(watch(one), watch_later(two))
+
+    async def watch_later(server):
+        # The second socket connects, then waits for the same revocation.
+        async with connect(server, note.pk, cookie) as ws:
+            try:
+                while True:
+                    await asyncio.wait_for(ws.recv(), timeout=6)
+            except websockets.ConnectionClosed as closed:
+                return closed.rcvd.code, 0.0
+
+    with live.daphne(REDIS_URL=redis_layer) as one, live.daphne(REDIS_URL=redis_layer) as two:
+        (code_one, elapsed), (code_two, _) = asyncio.run(both(one, two))
+    assert code_one == 4403 and code_two == 4403
+    assert elapsed < 1.0, f"revocation took {elapsed:.2f} s"

@@ -1,8 +1,8 @@
 """
 ASGI entry point: `daphne collab.asgi:application` serves the whole site.
 
-HTTP goes to Django (static files through WhiteNoise); WebSockets pass the Origin check, then
-session authentication, then the URL router.
+HTTP goes to Django (static files through WhiteNoise); WebSockets pass the Origin check
+(collab/origins.py), then session authentication, then the URL router.
 """
 
 import logging
@@ -16,9 +16,9 @@ django_asgi_app = get_asgi_application()
 # Imported after Django is set up: these modules touch models and settings.
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from collab.origins import SameOriginValidator  # noqa: E402
 from notes.routing import websocket_urlpatterns  # noqa: E402
 
 if not settings.REDIS_URL:
@@ -29,8 +29,8 @@ if not settings.REDIS_URL:
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
+        # Stricter than Channels' AllowedHostsOriginValidator, which ignores the port: see
+        # collab/origins.py for the policy.
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

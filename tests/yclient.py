@@ -23,8 +23,12 @@ def session_cookie(user) -> str:
 
 
 class YClient:
-    def __init__(self, application, note_id, *, cookie=None, origin=ORIGIN, acks=True):
-        headers = [(b"origin", origin)] if origin else []
+    def __init__(
+        self, application, note_id, *, cookie=None, origin=ORIGIN, acks=True, host=b"127.0.0.1"
+    ):
+        headers = [(b"host", host)]
+        if origin:
+            headers.append((b"origin", origin))
         if cookie:
             headers.append((b"cookie", f"sessionid={cookie}".encode()))
         path = f"/ws/notes/{note_id}/" + ("?acks=1" if acks else "")

@@ -40,3 +40,18 @@ def test_owner_lookup_is_an_autocomplete(admin_client):
     )
     assert response.status_code == 200
     assert [r["text"] for r in response.json()["results"]] == ["zelda"]
+
+
+def test_memberships_and_links_are_inlines_and_searchable_by_member(admin_client):
+    from notes.models import ShareLink
+    from tests.factories import share_note
+
+    note = make_note(title="Team plan")
+    share_note(note, make_user("quentin", email="q@corp.example"), "viewer")
+    ShareLink.objects.create(note=note, role="editor")
+    page = admin_client.get(f"/admin/notes/note/{note.pk}/change/").content.decode()
+    assert "memberships-TOTAL_FORMS" in page and "share_links-TOTAL_FORMS" in page
+    assert "quentin" in page
+    for term in ("quentin", "q@corp.example"):
+        found = admin_client.get("/admin/notes/note/", {"q": term}).content.decode()
+        assert "Team plan" in found

@@ -277,3 +277,22 @@ async def test_note_survives_reload_without_duplication(asgi_app, shared_note, c
     assert again.text == "hello\nmore"
     assert await _stored_text(shared_note) == "hello\nmore"
     await again.close()
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "connects"),
+    [
+        (b"http://127.0.0.1", b"127.0.0.1", True),
+        (b"http://127.0.0.1:8000", b"127.0.0.1:8000", True),
+        (b"http://127.0.0.1:9999", b"127.0.0.1:8000", False),
+        (b"http://localhost:8000", b"127.0.0.1:8000", False),
+        (b"http://evil.example", b"evil.example", False),
+    ],
+)
+async def test_origin_policy_at_the_handshake(
+    asgi_app, shared_note, cookie, origin, host, connects
+):
+    client = YClient(asgi_app, shared_note.pk, cookie=cookie, origin=origin, host=host)
+    assert await client.connect() is connects
+    if connects:
+        await client.close()

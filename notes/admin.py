@@ -32,6 +32,14 @@ class NoteAdmin(admin.ModelAdmin):
     )
     autocomplete_fields = ("owner",)
     readonly_fields = ("id", "content_text", "created_at", "updated_at", "snapshot_through")
-    fields = ("id", "title", "owner", "content_text", "created_at", "updated_at", "snapshot_through")
+    fields = (
+        "id",
+        "title",
+        "owner",
+        "content_text",
+        "created_at",
+        "updated_at",
+        "snapshot_through",
+    )
     date_hierarchy = "updated_at"
     inlines = (MembershipInline, ShareLinkInline)

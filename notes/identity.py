@@ -1,17 +1,21 @@
 """How a user appears to others in a note: display name, initials and a stable colour."""
 
-import hashlib
-
 
 def user_display_name(user) -> str:
     full = user.get_full_name().strip() if hasattr(user, "get_full_name") else ""
     return full or user.get_username()
 
 
+GOLDEN_ANGLE = 137.508
+
+
 def user_color(user) -> str:
-    """A colour derived from the user id: the same on every device, readable on light and dark."""
-    digest = hashlib.sha256(f"user:{user.pk}".encode()).digest()
-    hue = int.from_bytes(digest[:2], "big") % 360
+    """A colour derived from the user id: the same on every device, readable on light and dark.
+
+    Hues step by the golden angle per id, so people whose accounts were made one after the
+    other (a team signing up together) get clearly different colours, unlike hashing.
+    """
+    hue = round((user.pk * GOLDEN_ANGLE) % 360)
     return f"hsl({hue}, 65%, 45%)"
 
 

@@ -1,0 +1,190 @@
+"""
+The benchmark scenarios. Each becomes one load-generator config (bench/loadgen/main.js) per
+server; the runner fills in the target (URLs, cookies, Origin).
+"""
+
+from dataclasses import asdict, dataclass, field
+
+TYPING_AUTHORS = 20
+SWEEP_AUTHORS = (2, 5, 10, 20, 50, 100, 150)
+BROADCAST_READERS = (250, 500, 1000, 2000)
+IDLE_SOCKETS = (1000, 2000)
+KNEE_P95_MS = 100
+# Full replicas per note in the large scenarios; the other clients follow update metadata, which
+# keeps the generator from becoming the bottleneck (measured: 100 authors with every client a full
+# replica used 60% of a core per worker and ran 0.5-1.5 s late; with 10 full, 26% and on time).
+SWEEP_FULL_CLIENTS = 10
+BROADCAST_FULL_CLIENTS = 20
+
+
+@dataclass(frozen=True)
+class Scenario:
+    key: str
+    group: str
+    title: str
+    notes: int = 1
+    authors_per_note: int = 0
+    readers_per_note: int = 0
+    rate: float = 5
+    mode: str = "timed"
+    warmup_ms: int = 3000
+    measure_ms: int = 15000
+    workers: int = 2
+    connect_spread_ms: int = 0
+    connect_concurrency: int = 16
+    quiesce_timeout_ms: int = 10000
+    processes: int = 1  # our server only: daphne processes sharing Redis
+    # Clients per note that keep a full Y.Doc (the rest follow update metadata, see
+    # bench/loadgen/client.js); None: all of them.
+    full_clients_per_note: int | None = None
+    prefill: dict | None = None
+    fresh_server: bool = False  # restart (and warm up) the server first, for memory figures
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def clients(self) -> int:
+        return self.notes * (self.authors_per_note + self.readers_per_note)
+
+    def loadgen_config(self, target: dict) -> dict:
+        """The JSON the load generator reads."""
+        config = {
+            "name": self.key,
+            "target": target,
+            "workers": self.workers,
+            "authorsPerNote": self.authors_per_note,
+            "readersPerNote": self.readers_per_note,
+            "rate": self.rate,
+            "mode": self.mode,
+            "warmupMs": self.warmup_ms,
+            "measureMs": self.measure_ms,
+            "connectSpreadMs": self.connect_spread_ms,
+            "connectConcurrency": self.connect_concurrency,
+            "quiesceTimeoutMs": self.quiesce_timeout_ms,
+        }
+        if self.full_clients_per_note is not None:
+            config["fullClientsPerNote"] = self.full_clients_per_note
+        if self.mode == "pingpong":
+            config["pingPongAuthorIDs"] = [100000, 100001]
+        if self.prefill:
+            config["prefill"] = self.prefill
+        config.update(self.extra)
+        return config
+
+    def describe(self) -> dict:
+        return asdict(self)
+
+
+def typing(authors: int, *, measure_ms: int = 15000, group: str = "typing", full=None):
+    return Scenario(
+        key=f"{group}-{authors}",
+        group=group,
+        title=f"{authors} authors × 5 edits/s on one note",
+        authors_per_note=authors,
+        measure_ms=measure_ms,
+        full_clients_per_note=full,
+    )
+
+
+PING_PONG = Scenario(
+    key="pingpong-2",
+    group="pingpong",
+    title="2 authors, each answering the other's edit at once",
+    authors_per_note=2,
+    mode="pingpong",
+    warmup_ms=2000,
+    measure_ms=10000,
+)
+
+
+def broadcast(readers: int) -> Scenario:
+    return Scenario(
+        key=f"broadcast-{readers}",
+        group="broadcast",
+        title=f"1 author × 5 edits/s, {readers} readers",
+        authors_per_note=1,
+        readers_per_note=readers,
+        warmup_ms=2000,
+        measure_ms=10000,
+        quiesce_timeout_ms=20000,
+        connect_concurrency=32,
+        full_clients_per_note=BROADCAST_FULL_CLIENTS,
+    )
+
+
+MANY_NOTES = Scenario(
+    key="notes-200x3",
+    group="many-notes",
+    title="200 notes × 3 authors × 1 edit/s",
+    notes=200,
+    authors_per_note=3,
+    rate=1,
+    warmup_ms=3000,
+    measure_ms=15000,
+    quiesce_timeout_ms=20000,
+    connect_concurrency=32,
+)
+
+
+def idle(sockets: int) -> Scenario:
+    # No edits: connect, hold, and let the runner read the server's RSS during the hold.
+    return Scenario(
+        key=f"idle-{sockets}",
+        group="idle",
+        title=f"{sockets} idle sockets on 10 notes",
+        notes=10,
+        readers_per_note=sockets // 10,
+        warmup_ms=2000,
+        measure_ms=4000,
+        connect_concurrency=32,
+        fresh_server=True,
+    )
+
+
+CROSS_PROCESS = Scenario(
+    key="cross-process-20",
+    group="cross-process",
+    title="20 authors × 5 edits/s on one note, clients alternating over 2 daphne processes",
+    authors_per_note=20,
+    processes=2,
+)
+
+JOIN_STORM = Scenario(
+    key="join-storm-100",
+    group="join-storm",
+    title="100 clients join a note of 2,000 edits (≈200 KB of text) within 1 s",
+    readers_per_note=100,
+    warmup_ms=0,
+    measure_ms=1000,
+    connect_spread_ms=1000,
+    prefill={"edits": 2000, "chars": 100},
+)
+
+
+# Run on a freshly started server before a memory measurement (not reported).
+WARM_UP = Scenario(
+    key="warm-up",
+    group="warm-up",
+    title="10 authors for 1 s",
+    authors_per_note=10,
+    warmup_ms=0,
+    measure_ms=1000,
+)
+
+
+def quick() -> list[Scenario]:
+    return [typing(TYPING_AUTHORS), PING_PONG]
+
+
+def full() -> list[Scenario]:
+    sweep = [
+        typing(n, measure_ms=10000, group="sweep", full=SWEEP_FULL_CLIENTS) for n in SWEEP_AUTHORS
+    ]
+    return [
+        *quick(),
+        *sweep,
+        *(broadcast(n) for n in BROADCAST_READERS),
+        MANY_NOTES,
+        *(idle(n) for n in IDLE_SOCKETS),
+        CROSS_PROCESS,
+        JOIN_STORM,
+    ]

@@ -116,6 +116,12 @@ def _managed_note_or_404(request, note_id):
     return note
 
 
+def _member_or_404(note, user_id):
+    """A current member of the note (never the owner), by the user id a form posted."""
+    members = get_user_model().objects.filter(is_active=True, note_memberships__note=note)
+    return get_object_or_404(members, pk=user_id)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def note_share(request, note_id):
@@ -124,7 +130,6 @@ def note_share(request, note_id):
     share_form = ShareForm()
     if request.method == "POST":
         action = request.POST.get("action")
-        users = get_user_model().objects.filter(is_active=True)
         roles = {value for value, _ in ROLE_CHOICES}
         if action == "add":
             share_form = ShareForm(request.POST)
@@ -139,9 +144,7 @@ def note_share(request, note_id):
                     messages.success(request, f"Shared with {person.get_username()}.")
                     return redirect("notes:share", note_id=note.pk)
         elif action == "role" and request.POST.get("role") in roles:
-            person = get_object_or_404(
-                users, pk=request.POST.get("user"), note_memberships__note=note
-            )
+            person = _member_or_404(note, request.POST.get("user"))
             services.note_share(note=note, user=person, role=request.POST["role"])
             messages.success(
                 request,
@@ -149,16 +152,12 @@ def note_share(request, note_id):
             )
             return redirect("notes:share", note_id=note.pk)
         elif action == "remove":
-            person = get_object_or_404(
-                users, pk=request.POST.get("user"), note_memberships__note=note
-            )
+            person = _member_or_404(note, request.POST.get("user"))
             services.note_unshare(note=note, user=person)
             messages.success(request, f"Removed {person.get_username()}.")
             return redirect("notes:share", note_id=note.pk)
         elif action == "transfer":
-            person = get_object_or_404(
-                users, pk=request.POST.get("user"), note_memberships__note=note
-            )
+            person = _member_or_404(note, request.POST.get("user"))
             services.note_transfer_ownership(note=note, new_owner=person)
             messages.success(request, f"{person.get_username()} now owns “{note.title}”.")
             return redirect("notes:detail", note_id=note.pk)

@@ -93,7 +93,8 @@ NOTES_MAX_MESSAGE_BYTES = env_int("NOTES_MAX_MESSAGE_BYTES", default=512 * 1024)
 # Every loaded note catches up from the database log this often (seconds).
 NOTES_HEAL_INTERVAL = env_float("NOTES_HEAL_INTERVAL", default=5.0)
 # Every client is sent sync step 1 this often, so it returns anything the server lacks.
-NOTES_RESYNC_INTERVAL = env_float("NOTES_RESYNC_INTERVAL", default=30.0)
+# Below y-websocket's 30 s silence watchdog, so an idle editor alone on a note stays connected.
+NOTES_RESYNC_INTERVAL = env_float("NOTES_RESYNC_INTERVAL", default=20.0)
 # A note stays loaded this long after its last socket leaves (reconnects are cheap).
 NOTES_UNLOAD_GRACE = env_float("NOTES_UNLOAD_GRACE", default=10.0)
 # The plain-text mirror used by search and lists lags the document by at most this.

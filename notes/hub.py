@@ -222,7 +222,8 @@ class Hub:
             room.heal_after = room.heal_through = state.through
             now = time.monotonic()
             room.next_heal = now + HEAL_INTERVAL * (0.5 + random.random())
-            room.next_resync = now + RESYNC_INTERVAL * (0.5 + random.random())
+            # Spread notes over the interval, never beyond it (clients drop silent sockets).
+            room.next_resync = now + RESYNC_INTERVAL * random.random()
             room.loaded.set_result(True)
             # Presence is not stored: ask the processes already editing this note for theirs.
             await broadcast.send_note_presence_query(note_id=room.note_id, origin=self.hub_id)

@@ -51,7 +51,10 @@ frontend:
 
 # Rebuild the bundle and fail if it differs from the committed one.
 frontend-check: frontend
-	git diff --exit-code --stat -- notes/static/notes/build/
+	@changed="$$(git status --porcelain -- notes/static/notes/build/)"; \
+	if [ -n "$$changed" ]; then echo "$$changed"; \
+	echo "The committed bundle differs from a fresh build: run make frontend and commit it."; \
+	exit 1; fi
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.run --quick

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
+LIVE_SERVER_APP = "collab-live-server"  # marks live servers' database sessions
 LISTENING = re.compile(r"Listening on TCP address [\d.]+:(\d+)")
 
 
@@ -34,7 +35,7 @@ def database_url() -> str:
     user = db.get("USER") or "postgres"
     host = db.get("HOST") or "127.0.0.1"
     port = db.get("PORT") or 5432
-    return f"postgres://{user}@{host}:{port}/{name}"
+    return f"postgres://{user}@{host}:{port}/{name}?application_name={LIVE_SERVER_APP}"
 
 
 @dataclass
@@ -163,7 +164,8 @@ def _wait_for_other_sessions_to_end(timeout: float = 10) -> None:
         while time.monotonic() < deadline:
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                " WHERE datname = current_database() AND application_name = %s",
+                [LIVE_SERVER_APP],
             )
             if cursor.fetchone()[0] == 0:
                 return

@@ -1,0 +1,41 @@
+/**
+ * The page's editor configuration, embedded by the server with Django's `json_script`.
+ */
+
+/**
+ * @typedef {object} EditorUser
+ * @property {number} id
+ * @property {string} name
+ * @property {string} color  a CSS colour, stable per user (`hsl(h, s%, l%)`)
+ */
+
+/**
+ * @typedef {object} EditorConfig
+ * @property {string} noteId
+ * @property {string} wsPath      e.g. "/ws/notes"; the room name is `noteId + '/'`
+ * @property {string} title       the title when the page was rendered
+ * @property {EditorUser} user
+ * @property {boolean} canEdit
+ * @property {boolean} canManage
+ * @property {string} renameUrl
+ * @property {string} listUrl
+ */
+
+/**
+ * Read the configuration the server embedded in the page.
+ * @param {Document} doc
+ * @returns {EditorConfig}
+ */
+export function readConfig(doc) {
+  const node = doc.getElementById('editor-config')
+  if (!node || !node.textContent) throw new Error('editor-config is missing from the page')
+  return JSON.parse(node.textContent)
+}
+
+/**
+ * The WebSocket origin for this page: ws:// on http, wss:// on https.
+ * @param {Location} location
+ */
+export function websocketBase(location) {
+  return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host
+}

@@ -1,0 +1,202 @@
+/**
+ * The note's WebSocket provider and an honest account of its connection.
+ *
+ * y-websocket reconnects by itself with exponential backoff; a close code in 4400–4499 is final.
+ * This module adds what the page needs to say about it: when the next attempt is due, whether
+ * the browser is offline, and why the server closed the note for good.
+ */
+
+import * as decoding from 'lib0/decoding'
+import { WebsocketProvider } from 'y-websocket'
+import { MSG_SAVED, savedMessageHandler } from './saves.js'
+
+/** `access(r) := varUint(101) • varUint(r)`: the user's role now (1 viewer, 2 editor, 3 owner). */
+export const MSG_ACCESS = 101
+export const ROLE_EDITOR = 2
+
+/** The longest wait between reconnect attempts (y-websocket's default is 2.5 s). */
+export const MAX_BACKOFF_MS = 10000
+
+/** What the final close codes mean when the server gives no reason. */
+const CLOSE_REASONS = /** @type {Record<number, string>} */ ({
+  4400: 'The server could not read a message from this page',
+  4401: 'You are logged out. Log in again to keep editing',
+  4403: 'You no longer have access to this note',
+  4404: 'This note was deleted',
+  4413: 'This note is too large to save more changes',
+  4429: 'Too many connections or messages. Reload the page in a while',
+})
+
+/**
+ * @typedef {{ kind: 'connecting' }
+ *   | { kind: 'connected' }
+ *   | { kind: 'reconnecting', at: number, reason: string }
+ *   | { kind: 'offline' }
+ *   | { kind: 'closed', code: number, reason: string }} ConnectionStatus
+ */
+
+/**
+ * The delay y-websocket waits before its next attempt, computed as its source does after a
+ * close: it increments `wsUnsuccessfulReconnects`, then waits min(2^n × 100 ms, max).
+ * @param {number} unsuccessfulBeforeClose the counter's value when 'connection-close' fires
+ * @param {number} maxBackoff
+ */
+export function reconnectDelay(unsuccessfulBeforeClose, maxBackoff) {
+  return Math.min(2 ** (unsuccessfulBeforeClose + 1) * 100, maxBackoff)
+}
+
+/**
+ * A readable reason for a close.
+ * @param {number} code
+ * @param {string} reason
+ */
+export function closeReason(code, reason) {
+  if (reason) return reason
+  return CLOSE_REASONS[code] || `Connection closed (code ${code})`
+}
+
+export class Connection {
+  /**
+   * @param {object} options
+   * @param {string} options.url         ws[s]://host/ws/notes
+   * @param {string} options.room        `<note id>/`
+   * @param {import('yjs').Doc} options.doc
+   * @param {import('y-protocols/awareness').Awareness} options.awareness
+   * @param {import('./saves.js').SaveTracker} options.tracker
+   * @param {boolean} options.canEdit  the user's rights when the page was rendered
+   * @param {Window & typeof globalThis} options.window
+   */
+  constructor({ url, room, doc, awareness, tracker, canEdit, window }) {
+    this.window = window
+    this.tracker = tracker
+    /** Whether the user may edit; the server's `access` message keeps it current. */
+    this.canEdit = canEdit
+    tracker.counting = canEdit
+    /** @type {ConnectionStatus} */
+    this.status = { kind: 'connecting' }
+    this.offline = window.navigator.onLine === false
+    this.synced = false
+    /** @type {Set<() => void>} */
+    this._listeners = new Set()
+
+    this.provider = new WebsocketProvider(url, room, doc, {
+      awareness,
+      connect: !this.offline,
+      params: { acks: '1' },
+      // Each tab talks to the server itself, so its Saved indicator covers its own socket.
+      disableBc: true,
+      maxBackoffTime: MAX_BACKOFF_MS,
+      WebSocketPolyfill: tracker.socketClass(window.WebSocket),
+    })
+    this.provider.messageHandlers[MSG_SAVED] = savedMessageHandler(tracker)
+    this.provider.messageHandlers[MSG_ACCESS] = (_encoder, decoder) => {
+      this._onAccess(decoding.readVarUint(decoder))
+    }
+    if (this.offline) this.status = { kind: 'offline' }
+
+    this.provider.on('status', ({ status }) => this._onStatus(status))
+    this.provider.on('connection-close', (event) => this._onClose(event))
+    this.provider.on('closed', ({ code, reason }) => {
+      this._set({ kind: 'closed', code, reason: closeReason(code, reason) })
+    })
+    this.provider.on('sync', (synced) => {
+      this.synced = synced
+      this._changed()
+    })
+    // The browser knows before the socket does: a socket on a dead network can look open for
+    // many seconds. Stop sending into it, keep edits local, and resync when back.
+    window.addEventListener('offline', () => {
+      this.offline = true
+      if (this.status.kind === 'closed') return
+      this.provider.disconnect()
+      this._set({ kind: 'offline' })
+    })
+    window.addEventListener('online', () => {
+      this.offline = false
+      if (this.status.kind === 'closed') return
+      this._set({ kind: 'connecting' })
+      this.provider.connect()
+    })
+  }
+
+  /**
+   * Subscribe to status changes; returns an unsubscribe function.
+   * @param {() => void} listener
+   */
+  subscribe(listener) {
+    this._listeners.add(listener)
+    return () => this._listeners.delete(listener)
+  }
+
+  get connected() {
+    return this.provider.wsconnected
+  }
+
+  get closed() {
+    return this.status.kind === 'closed'
+  }
+
+  /** Try now instead of waiting for the backoff. */
+  retryNow() {
+    if (this.closed || this.offline) return
+    if (this.provider.ws === null) {
+      this.provider.connect()
+    }
+  }
+
+  /**
+   * Called when the server says the user's role (on join, and when it changes).
+   * @param {number} role
+   */
+  _onAccess(role) {
+    const canEdit = role >= ROLE_EDITOR
+    if (canEdit === this.canEdit) return
+    this.canEdit = canEdit
+    this.tracker.counting = canEdit
+    this._changed()
+    // The server started or stopped counting (and applying) this socket's messages at a moment
+    // we cannot know exactly. A fresh socket starts both counts from zero and its step 2 carries
+    // whatever the server lacks, so the Saved indicator stays truthful.
+    if (this.tracker.currentSocketCarried() && this.provider.ws) {
+      this.provider.ws.close(1000, 'Access changed')
+    }
+  }
+
+  /** @param {ConnectionStatus} status */
+  _set(status) {
+    this.status = status
+    this._changed()
+  }
+
+  _changed() {
+    for (const listener of this._listeners) listener()
+  }
+
+  /** @param {'connected' | 'connecting' | 'disconnected'} status */
+  _onStatus(status) {
+    if (this.closed) return
+    if (status === 'connected') this._set({ kind: 'connected' })
+    else if (status === 'connecting' && this.status.kind !== 'offline') {
+      this._set({ kind: 'connecting' })
+    }
+  }
+
+  /**
+   * Called before y-websocket schedules its next attempt (and before 'closed' for a final one).
+   * @param {CloseEvent | null} event
+   */
+  _onClose(event) {
+    this.tracker.socketClosed(this.provider.ws)
+    this.synced = false
+    if (this.closed) return
+    const final = event !== null && !this.provider.shouldReconnect(event, this.provider)
+    if (final) return // 'closed' follows at once
+    if (this.offline || !this.provider.shouldConnect) {
+      this._set({ kind: 'offline' })
+      return
+    }
+    const delay = reconnectDelay(this.provider.wsUnsuccessfulReconnects, MAX_BACKOFF_MS)
+    const reason = event && event.reason ? event.reason : ''
+    this._set({ kind: 'reconnecting', at: Date.now() + delay, reason })
+  }
+}

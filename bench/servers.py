@@ -152,21 +152,23 @@ class OurServer:
         self._launch()
 
     def _launch(self):
-        self.procs, self.ports = [], []
-        for i in range(self.process_count):
-            port = free_port()
+        self.procs, self.ports = [], [free_port() for _ in range(self.process_count)]
+        # Clients send the first process's Origin to every process, as browsers behind one
+        # load balancer send one origin; trust it everywhere, as an operator would
+        # (docs/deploy.md, "Which pages may open a socket").
+        env = {**self.env, "CSRF_TRUSTED_ORIGINS": f"http://{HOST}:{self.ports[0]}"}
+        for i, port in enumerate(self.ports):
             log = open(self.tmp / f"daphne-{i}.log", "a")
             command = [str(PYTHON), "-m", "daphne", "-b", HOST, "-p", str(port)]
             self.procs.append(
                 subprocess.Popen(
                     [*command, "collab.asgi:application"],
-                    env=self.env,
+                    env=env,
                     cwd=ROOT,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )
             )
-            self.ports.append(port)
         for port in self.ports:
             wait_http(f"http://{HOST}:{port}/accounts/login/")
 

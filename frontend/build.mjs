@@ -3,6 +3,7 @@
 // fails on any difference. So: no timestamps, no absolute paths, no source maps.
 //
 //   editor.js   ES module: the note page (src/main.js)
+//   list.js     ES module: the live notes list (src/list.js)
 //   editor.css  its styles (src/editor.css, imported by main.js)
 //   boot.js     a tiny classic script for <head>: applies the saved layout before first paint
 //   THIRD_PARTY_LICENSES.txt  the licences of the npm packages inside the bundle
@@ -36,7 +37,7 @@ mkdirSync(outdir, { recursive: true })
 const [app, boot] = await Promise.all([
   esbuild.build({
     ...common,
-    entryPoints: { editor: 'src/main.js' },
+    entryPoints: { editor: 'src/main.js', list: 'src/list.js' },
     format: 'esm',
     outdir,
   }),

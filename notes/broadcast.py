@@ -20,6 +20,8 @@ NOTE_DELETED = "note.deleted"
 NOTE_PRESENCE_QUERY = "note.presence_query"
 NOTE_ACCESS = "note.access"
 SESSION_ENDED = "session.ended"
+USER_NOTES = "user.notes"  # an event for one user's live notes list
+PRESENCE_QUERY = "presence.query"  # "who is editing the notes this user can see?"
 
 # Every hub joins this group, for events that are not about one note.
 HUBS_GROUP = "notes-hubs"
@@ -63,6 +65,24 @@ async def send_note_deleted(*, note_id) -> None:
     )
 
 
+def user_group(user_id: int) -> str:
+    """One group per user, joined by each hub that has that user's notes list open."""
+    return f"user.{int(user_id)}"
+
+
+async def send_user_notes(*, user_ids, event: dict) -> None:
+    """Tell these users' open notes lists about a note (appeared, changed, gone, who edits)."""
+    layer = get_channel_layer()
+    for user_id in set(user_ids):
+        await layer.group_send(
+            user_group(user_id), {"type": USER_NOTES, "user": user_id, "event": event}
+        )
+
+
+async def send_presence_query(*, user_id: int) -> None:
+    await get_channel_layer().group_send(HUBS_GROUP, {"type": PRESENCE_QUERY, "user": user_id})
+
+
 async def send_note_access(*, note_id, user_ids: list[int]) -> None:
     """These users' rights on the note changed: their open sockets must follow."""
     await get_channel_layer().group_send(
@@ -84,6 +104,12 @@ def note_access_changed(*, note_id, user_ids: list[int]) -> None:
 def session_ended(*, session_key: str) -> None:
     """From synchronous code: close every socket opened with this session (logout)."""
     async_to_sync(send_session_ended)(session_key=session_key)
+
+
+def user_notes(*, user_ids, event: dict) -> None:
+    """From synchronous code, after commit: update these users' live notes lists."""
+    if user_ids:
+        async_to_sync(send_user_notes)(user_ids=list(user_ids), event=event)
 
 
 def note_update_external(*, note_id, update: bytes) -> None:

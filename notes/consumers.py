@@ -5,6 +5,7 @@ No ORM work beyond the access check, no document logic: that lives in notes.hub.
 """
 
 import itertools
+import json
 import logging
 from urllib.parse import parse_qs
 
@@ -14,6 +15,7 @@ from django.conf import settings
 
 from notes import protocol, selectors
 from notes.hub import get_hub
+from notes.identity import user_display_name
 from notes.permissions import Role
 
 logger = logging.getLogger("notes.consumers")
@@ -53,6 +55,7 @@ class NoteConsumer(AsyncWebsocketConsumer):
         if role < Role.VIEWER:
             return await self._refuse(CLOSE_FORBIDDEN, "You do not have access to this note")
         self.role = role
+        self.user_name = user_display_name(user)
         self.session_key = getattr(self.scope.get("session"), "session_key", None)
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         self.wants_acks = query.get("acks") == ["1"]
@@ -128,3 +131,34 @@ class NoteConsumer(AsyncWebsocketConsumer):
             self.joined = False
             await get_hub().leave(self)
         await self.close(code=code, reason=reason[:120])
+
+
+class NotesListConsumer(AsyncWebsocketConsumer):
+    """A user's notes list at ws/notes/: JSON events as their notes appear, change, go, and
+    as people start and stop editing them. Server to client only."""
+
+    channel_layer_alias = NoteConsumer.channel_layer_alias
+
+    async def connect(self):
+        """Called when the list page opens its socket."""
+        self.joined = False
+        self.peer_id = next(_peer_ids)
+        user = self.scope.get("user")
+        await self.accept()
+        if user is None or not user.is_authenticated:
+            return await self.close(code=CLOSE_NOT_LOGGED_IN, reason="Log in to see your notes")
+        self.user_id = user.pk
+        await get_hub().list_join(self)
+        self.joined = True
+
+    async def receive(self, text_data=None, bytes_data=None):
+        """Clients have nothing to say on this socket."""
+        await self.close(code=CLOSE_PROTOCOL_ERROR, reason="This socket only sends")
+
+    async def disconnect(self, code):
+        if self.joined:
+            self.joined = False
+            await get_hub().list_leave(self)
+
+    async def send_event(self, event: dict) -> None:
+        await self.send(text_data=json.dumps(event))

@@ -52,6 +52,7 @@ AWARENESS_INTERVAL = settings.NOTES_AWARENESS_INTERVAL
 # Fault injection for tests: the share of incoming fan-out messages to drop (0 in production).
 FAULT_DROP_FANOUT = settings.NOTES_FAULT_DROP_FANOUT
 AWARENESS_TIMEOUT = 30.0
+PRESENCE_RENEW = 30.0  # lists forget a process's "who is editing" after 75 s without renewal
 READ_THREADS = 2  # y-protocols clients renew every 15 s and drop peers after 30 s.
 
 # Close codes (docs/protocol.md lists them all).
@@ -61,12 +62,22 @@ CLOSE_NOTE_DELETED = 4404
 CLOSE_SERVER_ERROR = 1011
 
 
+class ListPeer(Protocol):
+    """A user's live notes list (implemented by notes.consumers.NotesListConsumer)."""
+
+    peer_id: int
+    user_id: int
+
+    async def send_event(self, event: dict) -> None: ...
+
+
 class Peer(Protocol):
     """What the hub needs of a socket (implemented by notes.consumers.NoteConsumer)."""
 
     peer_id: int
     note_id: uuid.UUID
     user_id: int
+    user_name: str
     session_key: str | None
     role: int  # notes.permissions.Role; the hub lowers or raises it when access changes
     can_write: bool
@@ -119,6 +130,8 @@ class Room:
     compacting: bool = False
     unload: asyncio.TimerHandle | None = None
     closed: bool = False
+    audience: list[int] = field(default_factory=list)  # who may see the note (for lists)
+    next_presence: float = 0.0
 
 
 @dataclass
@@ -135,6 +148,7 @@ class Hub:
     def __init__(self) -> None:
         self.hub_id = uuid.uuid4().hex[:16]
         self.rooms: dict[uuid.UUID, Room] = {}
+        self.listeners: dict[int, dict[int, ListPeer]] = {}  # user id -> open notes lists
         self.channel: str | None = None
         self.layer = get_channel_layer()
         self._queue: list[Pending] = []
@@ -203,6 +217,7 @@ class Hub:
         await asyncio.shield(room.loaded)
         if peer.wants_acks:
             await peer.send_frame(protocol.encode_access(peer.role))
+        await self._announce_presence(room)
         # Our state first, so the client answers with whatever we lack...
         await peer.send_frame(protocol.encode_sync_step1(room.doc.get_state()))
         # ...and everyone already here, so a joiner sees them at once.
@@ -217,6 +232,7 @@ class Hub:
             # Join the group before reading, so nothing committed in between is missed.
             await self.layer.group_add(broadcast.note_group(room.note_id), self.channel)
             state = await self._db(services.note_state_load, note_id=room.note_id)
+            room.audience = await self._db(selectors.note_audience, note_id=room.note_id)
             for update in state.updates:
                 room.doc.apply_update(update)
             room.heal_after = room.heal_through = state.through
@@ -251,6 +267,7 @@ class Hub:
                 gone.append(self._restamp(room, protocol.AwarenessEntry(client_id, 0, "null")))
         if gone:
             await self._awareness_out(room, gone, exclude=None)
+        await self._announce_presence(room)
         if not room.peers and not room.closed:
             loop = asyncio.get_running_loop()
             room.unload = loop.call_later(
@@ -472,8 +489,14 @@ class Hub:
                 text=documents.doc_text(room.doc),
                 title=documents.doc_title(room.doc),
             )
+            listing = await self._db(selectors.note_listing, note_id=room.note_id)
         except Exception:
             logger.exception("text refresh failed", extra={"note": str(room.note_id)})
+            return
+        if listing is not None:
+            await broadcast.send_user_notes(
+                user_ids=room.audience, event={"kind": "note", "note": listing}
+            )
 
     async def _compact(self, room: Room) -> None:
         room.compacting = True
@@ -496,6 +519,8 @@ class Hub:
             broadcast.NOTE_PRESENCE_QUERY: self.note_presence_query,
             broadcast.NOTE_ACCESS: self.note_access,
             broadcast.SESSION_ENDED: self.session_ended,
+            broadcast.USER_NOTES: self.user_notes,
+            broadcast.PRESENCE_QUERY: self.presence_query,
         }
         while True:
             try:
@@ -578,6 +603,7 @@ class Hub:
         if room is None or room.closed:
             return
         users = set(message["users"])
+        room.audience = await self._db(selectors.note_audience, note_id=room.note_id)
         for user_id in users:
             states = [s for s in room.peers.values() if s.peer.user_id == user_id]
             if not states:
@@ -592,6 +618,55 @@ class Hub:
                     state.peer.role = role
                     if state.peer.wants_acks:
                         await self._send(state, protocol.encode_access(role))
+
+    # --- live notes lists --------------------------------------------------------------------
+
+    async def list_join(self, peer: ListPeer) -> None:
+        """Called when a user's notes list connects: subscribe once per user per process."""
+        await self.start()
+        mine = self.listeners.setdefault(peer.user_id, {})
+        if not mine:
+            await self.layer.group_add(broadcast.user_group(peer.user_id), self.channel)
+        mine[peer.peer_id] = peer
+        # Presence is not stored: ask every process who is editing this user's notes.
+        await broadcast.send_presence_query(user_id=peer.user_id)
+
+    async def list_leave(self, peer: ListPeer) -> None:
+        mine = self.listeners.get(peer.user_id)
+        if mine is None or mine.pop(peer.peer_id, None) is None:
+            return
+        if not mine:
+            del self.listeners[peer.user_id]
+            with contextlib.suppress(Exception):
+                await self.layer.group_discard(broadcast.user_group(peer.user_id), self.channel)
+
+    async def user_notes(self, message: dict) -> None:
+        """An event for one user's notes list: pass it to their open lists here."""
+        for peer in list(self.listeners.get(message["user"], {}).values()):
+            with contextlib.suppress(Exception):
+                await peer.send_event(message["event"])
+
+    async def presence_query(self, message: dict) -> None:
+        user_id = message["user"]
+        for room in list(self.rooms.values()):
+            if room.peers and user_id in room.audience:
+                await broadcast.send_user_notes(
+                    user_ids=[user_id], event=self._presence_event(room)
+                )
+
+    def _presence_event(self, room: Room) -> dict:
+        names = sorted({state.peer.user_name for state in room.peers.values()})
+        return {"kind": "presence", "id": str(room.note_id), "hub": self.hub_id, "names": names}
+
+    async def _announce_presence(self, room: Room) -> None:
+        """Tell the note's audience who is editing it here (lists merge across processes)."""
+        room.next_presence = time.monotonic() + PRESENCE_RENEW
+        try:
+            await broadcast.send_user_notes(
+                user_ids=room.audience, event=self._presence_event(room)
+            )
+        except Exception:
+            logger.exception("presence announcement failed", extra={"note": str(room.note_id)})
 
     async def session_ended(self, message: dict) -> None:
         """A user logged out: close every socket opened with that session."""
@@ -660,6 +735,8 @@ class Hub:
                         room.next_resync = now + RESYNC_INTERVAL
                         await self._send_all(room, protocol.encode_sync_step1(room.doc.get_state()))
                     await self._expire_awareness(room, now)
+                    if room.peers and now >= room.next_presence:
+                        await self._announce_presence(room)
                 except Exception:
                     logger.exception("heal failed", extra={"note": str(room.note_id)})
 

@@ -3,8 +3,9 @@ provider built as WebsocketProvider('ws://host/ws/notes', '<id>/', doc) reaches 
 
 from django.urls import path
 
-from notes.consumers import NoteConsumer
+from notes.consumers import NoteConsumer, NotesListConsumer
 
 websocket_urlpatterns = [
+    path("ws/notes/", NotesListConsumer.as_asgi()),
     path("ws/notes/<uuid:note_id>/", NoteConsumer.as_asgi()),
 ]

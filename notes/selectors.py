@@ -1,8 +1,9 @@
 """Reads: which notes a user sees, and single-note lookups that respect access."""
 
 from django.db.models import Q, QuerySet
+from django.urls import reverse
 
-from notes.models import Note
+from notes.models import Membership, Note
 from notes.permissions import Role, note_can_view, note_role
 
 
@@ -30,3 +31,28 @@ def note_role_of(*, note_id, user) -> Role | None:
     """The user's role on the note, or None if there is no such note."""
     note = Note.objects.only("pk", "owner_id").filter(pk=note_id).first()
     return None if note is None else note_role(user=user, note=note)
+
+
+def note_audience(*, note_id) -> list[int]:
+    """Everyone who may see the note: its owner and its members."""
+    owner = Note.objects.filter(pk=note_id).values_list("owner_id", flat=True).first()
+    if owner is None:
+        return []
+    members = Membership.objects.filter(note_id=note_id).values_list("user_id", flat=True)
+    return [owner, *members]
+
+
+def note_listing(*, note_id) -> dict | None:
+    """How the note appears in a notes list (the live list's "note" event)."""
+    note = Note.objects.select_related("owner").filter(pk=note_id).first()
+    if note is None:
+        return None
+    return {
+        "id": str(note.pk),
+        "title": note.title,
+        "preview": note.preview,
+        "updated": note.updated_at.isoformat(),
+        "owner": note.owner.get_username(),
+        "owner_id": note.owner_id,
+        "url": reverse("notes:detail", args=[note.pk]),
+    }

@@ -16,7 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from pycrdt import Doc
 
-from notes import broadcast, documents
+from notes import broadcast, documents, selectors
 from notes.models import (
     PREVIEW_LENGTH,
     TITLE_MAX_LENGTH,
@@ -50,15 +50,38 @@ def _clean_title(title: str) -> str:
 
 def note_create(*, owner, title: str = "Untitled") -> Note:
     """Create an empty note owned by `owner`."""
-    return Note.objects.create(owner=owner, title=_clean_title(title))
+    with transaction.atomic():
+        note = Note.objects.create(owner=owner, title=_clean_title(title))
+        note_id = note.pk
+        transaction.on_commit(lambda: note_listing_announce(note_id=note_id, user_ids=[owner.pk]))
+    return note
+
+
+def note_listing_announce(*, note_id, user_ids) -> None:
+    """Update these users' live notes lists: the note as it is now, or gone for those who
+    cannot see it (any more). Called after commit."""
+    listing = selectors.note_listing(note_id=note_id)
+    audience = set(selectors.note_audience(note_id=note_id))
+    seeing = [u for u in user_ids if u in audience]
+    gone = [u for u in user_ids if u not in audience]
+    if listing is not None and seeing:
+        broadcast.user_notes(user_ids=seeing, event={"kind": "note", "note": listing})
+    if gone:
+        broadcast.user_notes(user_ids=gone, event={"kind": "removed", "id": str(note_id)})
 
 
 def note_delete(*, note: Note) -> None:
     """Delete the note, its update log and everything else that hangs on it."""
     note_id = note.pk
     with transaction.atomic():
+        audience = selectors.note_audience(note_id=note_id)
         note.delete()
         transaction.on_commit(lambda: broadcast.note_deleted(note_id=note_id))
+        transaction.on_commit(
+            lambda: broadcast.user_notes(
+                user_ids=audience, event={"kind": "removed", "id": str(note_id)}
+            )
+        )
 
 
 def note_state_load(*, note_id) -> StoredState:
@@ -205,6 +228,11 @@ def note_edit_apply(*, note: Note, edit: Callable[[Doc], None], author) -> bytes
         transaction.on_commit(
             lambda: broadcast.note_update_external(note_id=note_id, update=update)
         )
+        transaction.on_commit(
+            lambda: note_listing_announce(
+                note_id=note_id, user_ids=selectors.note_audience(note_id=note_id)
+            )
+        )
     note.refresh_from_db(fields=["title", "content_text", "preview", "updated_at"])
     return update
 
@@ -234,6 +262,7 @@ def _access_changed(note_id, *user_ids: int) -> None:
     transaction.on_commit(
         lambda: broadcast.note_access_changed(note_id=note_id, user_ids=list(user_ids))
     )
+    transaction.on_commit(lambda: note_listing_announce(note_id=note_id, user_ids=user_ids))
 
 
 @transaction.atomic

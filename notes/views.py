@@ -41,8 +41,16 @@ def note_list(request):
     query = request.GET.get("q", "")
     shared_only = request.GET.get("shared") == "1"
     notes = selectors.note_list_visible(user=request.user, query=query, shared_only=shared_only)
+    list_config = {
+        "wsPath": "/ws/notes/",
+        "userId": request.user.pk,
+        "sharedOnly": shared_only,
+        "query": query.strip(),
+    }
     return render(
-        request, "notes/list.html", {"notes": notes, "query": query, "shared_only": shared_only}
+        request,
+        "notes/list.html",
+        {"notes": notes, "query": query, "shared_only": shared_only, "list_config": list_config},
     )
 
 

@@ -59,7 +59,7 @@ make bench-full     # = .venv/bin/python -m bench.run --full
 
 # What the runner does for our server (sqlite by default):
 export DJANGO_SECRET_KEY=bench-<random> DJANGO_DEBUG=0 DJANGO_SECURE=0 \\
-  DJANGO_MANIFEST_STATIC=0 DJANGO_ALLOWED_HOSTS=127.0.0.1,localhost \\
+  DJANGO_ALLOWED_HOSTS=127.0.0.1,localhost \\
   DATABASE_URL=sqlite:////tmp/bench-<id>/db.sqlite3
 .venv/bin/python manage.py migrate
 .venv/bin/python manage.py bench_setup --users=2 --notes=N --sessions=S

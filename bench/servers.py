@@ -103,7 +103,6 @@ class OurServer:
             DJANGO_SECRET_KEY=f"bench-{uuid.uuid4().hex}",
             DJANGO_DEBUG="0",
             DJANGO_SECURE="0",
-            DJANGO_MANIFEST_STATIC="0",
             DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
             DATABASE_URL=database_url,
         )

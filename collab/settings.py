@@ -90,6 +90,9 @@ CHANNEL_LAYERS = channel_layers_config(REDIS_URL)
 # Incoming WebSocket messages above this are refused with close code 1009 (daphne's own
 # hard limit is 1 MiB, above which it drops the connection without a close frame).
 NOTES_MAX_MESSAGE_BYTES = env_int("NOTES_MAX_MESSAGE_BYTES", default=512 * 1024)
+# Largest note body, in UTF-8 bytes; edits from the API, the admin or an import that would
+# exceed it are refused with a clear error.
+NOTES_MAX_NOTE_BYTES = env_int("NOTES_MAX_NOTE_BYTES", default=1_000_000)
 # Every loaded note catches up from the database log this often (seconds).
 NOTES_HEAL_INTERVAL = env_float("NOTES_HEAL_INTERVAL", default=5.0)
 # Every client is sent sync step 1 this often, so it returns anything the server lacks.
@@ -127,9 +130,10 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        # Hashed, compressed files when collected; plain finder-based serving in debug and tests.
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if not DEBUG and env_bool("DJANGO_MANIFEST_STATIC", default=True)
+        # Hashed, compressed files once collected, plain names before (collab/storage.py);
+        # in debug, always plain names so edits show without collecting.
+        "BACKEND": "collab.storage.StaticStorage"
+        if not DEBUG
         else "django.contrib.staticfiles.storage.StaticFilesStorage",
     },
 }

@@ -4,6 +4,8 @@ from django.urls import include, path
 from notes import views
 
 urlpatterns = [
+    # Browsers ask for /favicon.ico on pages without an icon link (the admin's, for one).
+    path("favicon.ico", views.favicon),
     path("admin/", admin.site.urls),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/logout/", views.LogoutView.as_view(), name="logout"),

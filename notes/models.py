@@ -121,3 +121,19 @@ class ShareLink(models.Model):
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+
+class ApiToken(models.Model):
+    """A per-user secret for scripts calling the HTTP API. Only a hash is stored."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=12, editable=False)  # shown so people can tell them apart
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"

@@ -9,9 +9,12 @@ Durable CRDT state has a narrow interface: load (`note_state_load`), append
 (`note_updates_append`), catch up (`note_updates_since`) and compact (`note_compact`).
 """
 
+import hashlib
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from pycrdt import Doc
@@ -20,11 +23,16 @@ from notes import broadcast, documents, selectors
 from notes.models import (
     PREVIEW_LENGTH,
     TITLE_MAX_LENGTH,
+    ApiToken,
     Membership,
     Note,
     NoteUpdate,
     ShareLink,
 )
+
+
+class NoteTooLarge(ValueError):
+    """The edit would make the note larger than NOTES_MAX_NOTE_BYTES."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,11 @@ def note_state_load(*, note_id) -> StoredState:
     updates = [bytes(snapshot)] if snapshot else []
     updates.extend(bytes(data) for _, data in rows)
     return StoredState(updates=updates, through=rows[-1][0] if rows else 0)
+
+
+def note_current_text(*, note_id) -> str:
+    """The note's markdown as stored now (the durable document, not the search mirror)."""
+    return documents.doc_text(documents.doc_from_updates(note_state_load(note_id=note_id).updates))
 
 
 def note_updates_since(*, note_id, after: int) -> StoredState:
@@ -219,6 +232,12 @@ def note_edit_apply(*, note: Note, edit: Callable[[Doc], None], author) -> bytes
         update = documents.edit_update(doc, edit)
         if update == documents.EMPTY_UPDATE:
             return update
+        size = len(documents.doc_text(doc).encode("utf-8"))
+        if size > settings.NOTES_MAX_NOTE_BYTES:
+            raise NoteTooLarge(
+                f"The note would be {size:,} bytes; the limit is "
+                f"{settings.NOTES_MAX_NOTE_BYTES:,} bytes."
+            )
         author_id = author.pk if author is not None and author.is_authenticated else None
         note_updates_append(entries=[Append(note_id=note.pk, data=update, author_id=author_id)])
         note_text_refresh(
@@ -330,3 +349,38 @@ def share_link_accept(*, link: ShareLink, user) -> Note:
     )
     _access_changed(note.pk, user.pk)
     return note
+
+
+# --- API tokens ------------------------------------------------------------------------------
+
+API_TOKEN_PREFIX = "cn_"
+
+
+def _token_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_token_create(*, user, name: str) -> tuple[ApiToken, str]:
+    """Create a token; returns it with its secret, which is shown once and never stored."""
+    key = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user, name=name.strip()[:100] or "Token", key_hash=_token_hash(key), prefix=key[:10]
+    )
+    return token, key
+
+
+def api_token_authenticate(*, key: str):
+    """The active user a token belongs to, or None; records when it was last used."""
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=_token_hash(key), user__is_active=True)
+        .first()
+    )
+    if token is None:
+        return None
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return token.user
+
+
+def api_token_revoke(*, token: ApiToken) -> None:
+    token.delete()

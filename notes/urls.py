@@ -1,6 +1,6 @@
 from django.urls import path
 
-from notes import views
+from notes import api, views
 
 app_name = "notes"
 
@@ -12,4 +12,6 @@ urlpatterns = [
     path("notes/<uuid:note_id>/delete/", views.note_delete, name="delete"),
     path("notes/<uuid:note_id>/share/", views.note_share, name="share"),
     path("s/<str:token>/", views.share_link_open, name="share-link"),
+    path("settings/tokens/", views.api_tokens, name="api-tokens"),
+    path("api/notes/<uuid:note_id>/", api.note_api, name="api-note"),
 ]

@@ -6,6 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -14,6 +15,11 @@ from notes.forms import ROLE_CHOICES, LinkForm, RenameForm, ShareForm, SignupFor
 from notes.identity import user_identity
 from notes.models import ShareLink
 from notes.permissions import note_can_edit, note_can_manage
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico on pages without an icon link (the admin's, for one)."""
+    return redirect(static("notes/favicon.svg"), permanent=True)
 
 
 def _visible_note_or_404(request, note_id):
@@ -221,3 +227,26 @@ class LogoutView(auth_views.LogoutView):
         if session_key:
             broadcast.session_ended(session_key=session_key)
         return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_tokens(request):
+    """Create and revoke personal API tokens; a new token's secret is shown once."""
+    new_key = None
+    if request.method == "POST":
+        if request.POST.get("action") == "revoke":
+            token = get_object_or_404(request.user.api_tokens, pk=request.POST.get("token"))
+            services.api_token_revoke(token=token)
+            messages.success(request, f"Revoked “{token.name}”.")
+            return redirect("notes:api-tokens")
+        _, new_key = services.api_token_create(user=request.user, name=request.POST.get("name", ""))
+    return render(
+        request,
+        "notes/api_tokens.html",
+        {
+            "tokens": request.user.api_tokens.order_by("-created_at"),
+            "new_key": new_key,
+            "api_base": request.build_absolute_uri("/api/notes/"),
+        },
+    )

@@ -5,4 +5,3 @@ import os
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdef")
 # Tests talk plain HTTP to real daphne processes, so no HTTPS redirect or secure-only cookies.
 os.environ.setdefault("DJANGO_SECURE", "0")
-os.environ.setdefault("DJANGO_MANIFEST_STATIC", "0")

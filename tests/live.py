@@ -96,7 +96,6 @@ def server_env(**overrides) -> dict:
         "DATABASE_URL": database_url(),
         "DJANGO_DEBUG": "0",
         "DJANGO_SECURE": "0",
-        "DJANGO_MANIFEST_STATIC": "0",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "PYTHONUNBUFFERED": "1",
     }

@@ -55,3 +55,29 @@ def test_memberships_and_links_are_inlines_and_searchable_by_member(admin_client
     for term in ("quentin", "q@corp.example"):
         found = admin_client.get("/admin/notes/note/", {"q": term}).content.decode()
         assert "Team plan" in found
+
+
+def test_admin_edits_the_text_and_title_through_the_document(admin_client):
+    from notes import services
+
+    note = make_note(title="Draft", text="alpha\nbeta\n")
+    response = admin_client.post(
+        f"/admin/notes/note/{note.pk}/change/",
+        {
+            "title": "Final",
+            "owner": note.owner_id,
+            "content": "alpha\r\nBETA\r\n",  # as browsers submit textareas
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+            "share_links-TOTAL_FORMS": "0",
+            "share_links-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert services.note_current_text(note_id=note.pk) == "alpha\nBETA\n"
+    note.refresh_from_db()
+    assert (note.title, note.content_text) == ("Final", "alpha\nBETA\n")
+    # The change page shows the document's text, not the search mirror.
+    assert (
+        "alpha\nBETA" in admin_client.get(f"/admin/notes/note/{note.pk}/change/").content.decode()
+    )

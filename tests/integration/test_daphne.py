@@ -20,3 +20,9 @@ def test_daphne_serves_pages_and_static_files():
         with pytest.raises(urllib.error.HTTPError) as missing:
             urllib.request.urlopen(f"{server.http_url}/static/notes/nope.css")
         assert missing.value.code == 404
+
+
+def test_favicon_ico_points_at_the_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"] == "/static/notes/favicon.svg"

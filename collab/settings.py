@@ -106,6 +106,11 @@ NOTES_TEXT_REFRESH_DELAY = env_float("NOTES_TEXT_REFRESH_DELAY", default=1.0)
 NOTES_COMPACT_EVERY = env_int("NOTES_COMPACT_EVERY", default=500)
 # Presence from one socket is passed on at most once per this many seconds.
 NOTES_AWARENESS_INTERVAL = env_float("NOTES_AWARENESS_INTERVAL", default=0.05)
+# History: take an automatic checkpoint once a note's editing has paused this long (seconds),
+# and at least this often while editing goes on; every process checks every ..._SWEEP seconds.
+NOTES_CHECKPOINT_IDLE = env_float("NOTES_CHECKPOINT_IDLE", default=60.0)
+NOTES_CHECKPOINT_MAX_INTERVAL = env_float("NOTES_CHECKPOINT_MAX_INTERVAL", default=300.0)
+NOTES_CHECKPOINT_SWEEP = env_float("NOTES_CHECKPOINT_SWEEP", default=15.0)
 # Test-only fault injection: drop this share (0 to 1) of incoming fan-out messages.
 NOTES_FAULT_DROP_FANOUT = env_float("NOTES_FAULT_DROP_FANOUT", default=0.0)
 

@@ -169,7 +169,12 @@ class Hub:
                 return
             self.channel = await self.layer.new_channel(prefix=HUB_CHANNEL_PREFIX)
             await self.layer.group_add(broadcast.HUBS_GROUP, self.channel)
-            for loop in (self._receive_loop, self._persist_loop, self._heal_loop):
+            for loop in (
+                self._receive_loop,
+                self._persist_loop,
+                self._heal_loop,
+                self._checkpoint_loop,
+            ):
                 self._tasks.append(asyncio.create_task(loop(), name=f"hub-{loop.__name__}"))
             logger.info("hub started", extra={"hub": self.hub_id})
 
@@ -739,6 +744,20 @@ class Hub:
                         await self._announce_presence(room)
                 except Exception:
                     logger.exception("heal failed", extra={"note": str(room.note_id)})
+
+    async def _checkpoint_loop(self) -> None:
+        """Take the automatic history checkpoints that are due, for every note (not just ours:
+        an API edit to a note nobody has open needs one too). It runs on a read thread so it
+        never delays persisting keystrokes; the note row lock keeps processes from doubling."""
+        interval = settings.NOTES_CHECKPOINT_SWEEP
+        await asyncio.sleep(interval * random.random())
+        while True:
+            try:
+                taken = await self._db(services.revisions_checkpoint_due)
+                self.stats["checkpoints"] += taken
+            except Exception:
+                logger.exception("checkpoint sweep failed")
+            await asyncio.sleep(interval)
 
     async def _catch_up(self, room: Room) -> None:
         """Apply anything in the database log we have not seen, and pass it to our sockets."""

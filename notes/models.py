@@ -9,6 +9,7 @@ derived, never a source for the CRDT.
 
 import secrets
 import uuid
+import zlib
 
 from django.conf import settings
 from django.db import models
@@ -41,6 +42,11 @@ class Note(models.Model):
     snapshot_through = models.BigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    # History bookkeeping: when the newest revision was taken, the last log id it includes, and
+    # the authors of log entries compaction folded away since (they are its contributors).
+    checkpointed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    checkpoint_through = models.BigIntegerField(default=0, editable=False)
+    pending_contributors = models.JSONField(default=list, blank=True, editable=False)
 
     objects = NoteManager()
 
@@ -137,3 +143,46 @@ class ApiToken(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
+
+
+class NoteRevision(models.Model):
+    """A saved version of a note's text and title.
+
+    Revisions hold their own (compressed) copy of the text, so compacting the update log never
+    touches them. `log_through` is the highest NoteUpdate id the revision includes; the
+    contributors are the authors of the log entries since the previous revision.
+    """
+
+    class Kind(models.TextChoices):
+        AUTO = "auto", "Automatic"
+        MANUAL = "manual", "Saved version"
+        BEFORE_RESTORE = "before_restore", "Before restore"
+        RESTORE = "restore", "Restored"
+
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="revisions")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.AUTO)
+    name = models.CharField(max_length=TITLE_MAX_LENGTH, blank=True, default="")
+    title = models.CharField(max_length=TITLE_MAX_LENGTH, default="Untitled")
+    text_compressed = models.BinaryField(editable=False)
+    size = models.PositiveIntegerField(default=0)  # bytes of UTF-8 text
+    log_through = models.BigIntegerField(default=0, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    contributors = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["note", "-created_at"])]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} of {self.note_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def text(self) -> str:
+        return zlib.decompress(bytes(self.text_compressed)).decode("utf-8")
+
+    @staticmethod
+    def compress(text: str) -> bytes:
+        return zlib.compress(text.encode("utf-8"), 6)

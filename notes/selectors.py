@@ -3,7 +3,7 @@
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 
-from notes.models import Membership, Note
+from notes.models import Membership, Note, NoteRevision
 from notes.permissions import Role, note_can_view, note_role
 
 
@@ -56,3 +56,15 @@ def note_listing(*, note_id) -> dict | None:
         "owner_id": note.owner_id,
         "url": reverse("notes:detail", args=[note.pk]),
     }
+
+
+def note_revisions(*, note_id) -> QuerySet[NoteRevision]:
+    """A note's revisions, newest first, with who made and who contributed to each. The
+    texts are left out; a revision's text loads when it is read."""
+    return (
+        NoteRevision.objects.filter(note_id=note_id)
+        .defer("text_compressed")
+        .select_related("created_by")
+        .prefetch_related("contributors")
+        .order_by("-created_at", "-id")
+    )

@@ -13,19 +13,25 @@ import hashlib
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from pycrdt import Doc
 
-from notes import broadcast, documents, selectors
+from notes import broadcast, documents, history, selectors
+from notes.markdown_files import MarkdownFile
 from notes.models import (
     PREVIEW_LENGTH,
     TITLE_MAX_LENGTH,
     ApiToken,
     Membership,
     Note,
+    NoteRevision,
     NoteUpdate,
     ShareLink,
 )
@@ -197,61 +203,82 @@ def note_compact(*, note_id) -> int:
     with transaction.atomic():
         note = (
             Note.objects.select_for_update()
-            .only("pk", "crdt_snapshot", "snapshot_through")
+            .only(
+                "pk",
+                "crdt_snapshot",
+                "snapshot_through",
+                "checkpoint_through",
+                "pending_contributors",
+            )
             .filter(pk=note_id)
             .first()
         )
         if note is None:
             return 0
         rows = list(
-            NoteUpdate.objects.filter(note_id=note_id).order_by("id").values_list("id", "data")
+            NoteUpdate.objects.filter(note_id=note_id)
+            .order_by("id")
+            .values_list("id", "data", "author_id")
         )
         if not rows:
             return 0
         doc = documents.doc_from_updates(
-            [bytes(note.crdt_snapshot or b""), *(bytes(data) for _, data in rows)]
+            [bytes(note.crdt_snapshot or b""), *(bytes(data) for _, data, _ in rows)]
         )
         note.crdt_snapshot = documents.doc_encode(doc)
         note.snapshot_through = max(note.snapshot_through, rows[-1][0])
-        note.save(update_fields=["crdt_snapshot", "snapshot_through"])
-        NoteUpdate.objects.filter(id__in=[row_id for row_id, _ in rows]).delete()
+        # The log entries go, but who wrote them since the last revision is kept for the next.
+        note.pending_contributors = sorted(
+            set(note.pending_contributors or ())
+            | {author for row_id, _, author in rows if author and row_id > note.checkpoint_through}
+        )
+        note.save(update_fields=["crdt_snapshot", "snapshot_through", "pending_contributors"])
+        NoteUpdate.objects.filter(id__in=[row_id for row_id, _, _ in rows]).delete()
     return len(rows)
 
 
+def _note_lock_and_load(note_id) -> tuple[Doc, int]:
+    """Lock the note row (server-side edits and revisions of one note go one at a time) and
+    load its durable document; also returns the highest log id it includes."""
+    note = Note.objects.select_for_update().only("pk", "snapshot_through").get(pk=note_id)
+    stored = note_state_load(note_id=note_id)
+    return documents.doc_from_updates(stored.updates), max(stored.through, note.snapshot_through)
+
+
+def _edit_commit(*, note_id, doc: Doc, edit: Callable[[Doc], None], author) -> bytes:
+    """Apply `edit` to the locked, loaded `doc`; append its update, refresh the text mirror
+    and, after commit, send it to live editors and notes lists."""
+    update = documents.edit_update(doc, edit)
+    if update == documents.EMPTY_UPDATE:
+        return update
+    size = len(documents.doc_text(doc).encode("utf-8"))
+    if size > settings.NOTES_MAX_NOTE_BYTES:
+        raise NoteTooLarge(
+            f"The note would be {size:,} bytes; the limit is "
+            f"{settings.NOTES_MAX_NOTE_BYTES:,} bytes."
+        )
+    author_id = author.pk if author is not None and author.is_authenticated else None
+    note_updates_append(entries=[Append(note_id=note_id, data=update, author_id=author_id)])
+    note_text_refresh(note_id=note_id, text=documents.doc_text(doc), title=documents.doc_title(doc))
+    transaction.on_commit(lambda: broadcast.note_update_external(note_id=note_id, update=update))
+    transaction.on_commit(
+        lambda: note_listing_announce(
+            note_id=note_id, user_ids=selectors.note_audience(note_id=note_id)
+        )
+    )
+    return update
+
+
 def note_edit_apply(*, note: Note, edit: Callable[[Doc], None], author) -> bytes:
-    """Apply a server-side edit (admin, HTTP API, rename, restore) as a CRDT change.
+    """Apply a server-side edit (admin, HTTP API, rename, import) as a CRDT change.
 
     The edit runs against the stored document, its update is appended to the log like any
     client's, and live editors receive it after commit. Returns the update (EMPTY_UPDATE if
     the edit changed nothing).
     """
     with transaction.atomic():
-        # Lock the note row: server-side edits of one note apply one after the other.
-        Note.objects.select_for_update().only("pk").get(pk=note.pk)
-        doc = documents.doc_from_updates(note_state_load(note_id=note.pk).updates)
-        update = documents.edit_update(doc, edit)
-        if update == documents.EMPTY_UPDATE:
-            return update
-        size = len(documents.doc_text(doc).encode("utf-8"))
-        if size > settings.NOTES_MAX_NOTE_BYTES:
-            raise NoteTooLarge(
-                f"The note would be {size:,} bytes; the limit is "
-                f"{settings.NOTES_MAX_NOTE_BYTES:,} bytes."
-            )
-        author_id = author.pk if author is not None and author.is_authenticated else None
-        note_updates_append(entries=[Append(note_id=note.pk, data=update, author_id=author_id)])
-        note_text_refresh(
-            note_id=note.pk, text=documents.doc_text(doc), title=documents.doc_title(doc)
-        )
-        note_id = note.pk
-        transaction.on_commit(
-            lambda: broadcast.note_update_external(note_id=note_id, update=update)
-        )
-        transaction.on_commit(
-            lambda: note_listing_announce(
-                note_id=note_id, user_ids=selectors.note_audience(note_id=note_id)
-            )
-        )
+        doc, _ = _note_lock_and_load(note.pk)
+        update = _edit_commit(note_id=note.pk, doc=doc, edit=edit, author=author)
     note.refresh_from_db(fields=["title", "content_text", "preview", "updated_at"])
     return update
 
@@ -384,3 +411,190 @@ def api_token_authenticate(*, key: str):
 
 def api_token_revoke(*, token: ApiToken) -> None:
     token.delete()
+
+
+# --- history ---------------------------------------------------------------------------------
+
+
+def _revision_record(
+    *, note_id, doc: Doc, through: int, kind: str, name: str = "", user=None, contributors=None
+) -> NoteRevision | None:
+    """Record `doc`, the note's durable document up to log id `through`, as a revision.
+
+    Runs inside the caller's transaction, with the note row locked. The contributors are the
+    authors of log entries since the previous revision, unless given. An automatic checkpoint
+    of an empty new note, or of the same state as the newest revision, is skipped (None).
+    """
+    note = Note.objects.only("pk", "title", "checkpoint_through", "pending_contributors").get(
+        pk=note_id
+    )
+    text = documents.doc_text(doc)
+    title = documents.doc_title(doc) or note.title
+    now = timezone.now()
+    if kind == NoteRevision.Kind.AUTO:
+        latest = NoteRevision.objects.filter(note_id=note_id).first()
+        unchanged = (latest is not None and latest.title == title and latest.text == text) or (
+            latest is None and not text
+        )
+        if unchanged:
+            Note.objects.filter(pk=note_id).update(checkpointed_at=now)
+            return None
+    if contributors is None:
+        contributors = set(note.pending_contributors or ()) | set(
+            NoteUpdate.objects.filter(
+                note_id=note_id,
+                id__gt=note.checkpoint_through,
+                id__lte=through,
+                author__isnull=False,
+            )
+            .values_list("author_id", flat=True)
+            .distinct()
+        )
+    revision = NoteRevision.objects.create(
+        note_id=note_id,
+        kind=kind,
+        name=name.strip()[:TITLE_MAX_LENGTH],
+        title=title,
+        text_compressed=NoteRevision.compress(text),
+        size=len(text.encode("utf-8")),
+        log_through=through,
+        created_by=user if user is not None and user.is_authenticated else None,
+        created_at=now,
+    )
+    if contributors:
+        revision.contributors.set(
+            get_user_model().objects.filter(pk__in=contributors).values_list("pk", flat=True)
+        )
+    Note.objects.filter(pk=note_id).update(
+        checkpointed_at=now,
+        checkpoint_through=max(through, note.checkpoint_through),
+        pending_contributors=[],
+    )
+    return revision
+
+
+def _revision_take(*, note_id, kind: str, name: str = "", user=None) -> NoteRevision | None:
+    """Lock the note and record its current durable state as a revision."""
+    doc, through = _note_lock_and_load(note_id)
+    return _revision_record(
+        note_id=note_id, doc=doc, through=through, kind=kind, name=name, user=user
+    )
+
+
+def revision_save(*, note: Note, name: str, user) -> NoteRevision:
+    """A named version, taken now ("Save version")."""
+    with transaction.atomic():
+        return _revision_take(
+            note_id=note.pk, kind=NoteRevision.Kind.MANUAL, name=name or "", user=user
+        )
+
+
+def revision_checkpoint(*, note_id) -> NoteRevision | None:
+    """Take an automatic checkpoint if the note changed since its newest revision, then thin
+    its old checkpoints (notes.history)."""
+    with transaction.atomic():
+        note = (
+            Note.objects.select_for_update()
+            .only("pk", "updated_at", "checkpointed_at")
+            .filter(pk=note_id)
+            .first()
+        )
+        if note is None or (note.checkpointed_at and note.updated_at <= note.checkpointed_at):
+            return None
+        revision = _revision_take(note_id=note_id, kind=NoteRevision.Kind.AUTO)
+        if revision is not None:
+            revisions_thin(note_id=note_id)
+    return revision
+
+
+def revisions_checkpoint_due(*, now=None) -> int:
+    """Checkpoint every note whose editing paused for NOTES_CHECKPOINT_IDLE seconds, or that
+    has been edited for NOTES_CHECKPOINT_MAX_INTERVAL seconds since its last checkpoint.
+    Every process may run this: the note row lock makes concurrent runs take one checkpoint.
+    Returns how many revisions were taken."""
+    now = now or timezone.now()
+    idle = timedelta(seconds=settings.NOTES_CHECKPOINT_IDLE)
+    longest = timedelta(seconds=settings.NOTES_CHECKPOINT_MAX_INTERVAL)
+    due = (
+        Note.objects.annotate(since=Coalesce("checkpointed_at", "created_at"))
+        .filter(updated_at__gt=F("since"))
+        .filter(Q(updated_at__lte=now - idle) | Q(since__lte=now - longest))
+        .values_list("pk", flat=True)
+    )
+    return sum(revision_checkpoint(note_id=note_id) is not None for note_id in list(due))
+
+
+def revisions_thin(*, note_id, now=None) -> int:
+    """Delete the automatic checkpoints the thinning policy no longer keeps."""
+    stamps = [
+        history.RevisionStamp(id=pk, automatic=kind == NoteRevision.Kind.AUTO, created_at=at)
+        for pk, kind, at in NoteRevision.objects.filter(note_id=note_id).values_list(
+            "pk", "kind", "created_at"
+        )
+    ]
+    drop = history.revisions_to_drop(stamps, now=now or timezone.now())
+    if drop:
+        NoteRevision.objects.filter(pk__in=drop).delete()
+    return len(drop)
+
+
+def revision_restore(*, note: Note, revision: NoteRevision, user) -> NoteRevision:
+    """Bring back an old revision as a forward edit by `user`.
+
+    The difference between the current text and the revision is applied as one new CRDT
+    change, so live editors receive it like any edit and whatever they type concurrently
+    merges in. The state before and after are both kept as revisions.
+    """
+    text, title = revision.text, revision.title
+
+    def restore(doc: Doc) -> None:
+        documents.text_set(doc, text)
+        if documents.doc_title(doc) != title:
+            documents.title_set(doc, title)
+
+    with transaction.atomic():
+        doc, through = _note_lock_and_load(note.pk)
+        # Before and after are exactly the state the restore saw and that state with it.
+        _revision_record(
+            note_id=note.pk,
+            doc=doc,
+            through=through,
+            kind=NoteRevision.Kind.BEFORE_RESTORE,
+            user=user,
+        )
+        _edit_commit(note_id=note.pk, doc=doc, edit=restore, author=user)
+        when = timezone.localtime(revision.created_at).strftime("%Y-%m-%d %H:%M")
+        after = _revision_record(
+            note_id=note.pk,
+            doc=doc,
+            through=through,
+            kind=NoteRevision.Kind.RESTORE,
+            name=f"Restored the version of {when}",
+            user=user,
+            contributors={user.pk},
+        )
+    note.refresh_from_db(fields=["title", "content_text", "preview", "updated_at"])
+    return after
+
+
+# --- import ----------------------------------------------------------------------------------
+
+
+def note_import(*, owner, document: MarkdownFile, source: str) -> Note:
+    """Create a note holding an imported Markdown file, its first revision named after where
+    it came from. All or nothing: a refused file leaves no empty note behind."""
+    with transaction.atomic():
+        note = note_create(owner=owner, title=document.title)
+
+        def fill(doc: Doc) -> None:
+            documents.text_set(doc, document.text)
+            documents.title_set(doc, note.title)
+
+        note_edit_apply(note=note, edit=fill, author=owner)
+        _revision_take(
+            note_id=note.pk,
+            kind=NoteRevision.Kind.MANUAL,
+            name=f"Imported from {source}"[:200],
+            user=owner,
+        )
+    return note

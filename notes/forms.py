@@ -41,3 +41,11 @@ class ShareForm(forms.Form):
 
 class LinkForm(forms.Form):
     role = forms.ChoiceField(choices=ROLE_CHOICES)
+
+
+class SaveVersionForm(forms.Form):
+    name = forms.CharField(max_length=TITLE_MAX_LENGTH, strip=True, required=False)
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(allow_empty_file=True)

@@ -1,18 +1,30 @@
 """HTTP views: they parse the request, check access, call a service and render. No logic here."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_http_methods, require_POST
 
-from notes import broadcast, selectors, services
-from notes.forms import ROLE_CHOICES, LinkForm, RenameForm, ShareForm, SignupForm
+from notes import broadcast, history, rendering, selectors, services
+from notes.forms import (
+    ROLE_CHOICES,
+    ImportForm,
+    LinkForm,
+    RenameForm,
+    SaveVersionForm,
+    ShareForm,
+    SignupForm,
+)
 from notes.identity import user_identity
+from notes.markdown_files import BadMarkdownFile, export_filename, markdown_file_read
 from notes.models import ShareLink
 from notes.permissions import note_can_edit, note_can_manage
 
@@ -250,3 +262,113 @@ def api_tokens(request):
             "api_base": request.build_absolute_uri("/api/notes/"),
         },
     )
+
+
+# --- history, export and import ----------------------------------------------------------------
+
+HISTORY_VIEWS = ("rendered", "source", "diff")
+
+
+@login_required
+def note_history(request, note_id):
+    """The note's revisions; one of them shown rendered, as source, or against the current."""
+    note = _visible_note_or_404(request, note_id)
+    revisions = list(selectors.note_revisions(note_id=note.pk))
+    selected = None
+    if revisions:
+        wanted = request.GET.get("rev")
+        selected = next((r for r in revisions if str(r.pk) == wanted), revisions[0])
+    view = request.GET.get("view")
+    view = view if view in HISTORY_VIEWS else "diff"
+    context = {
+        "note": note,
+        "revisions": revisions,
+        "selected": selected,
+        "view": view,
+        "can_edit": note_can_edit(user=request.user, note=note),
+        "save_form": SaveVersionForm(),
+    }
+    if selected is not None:
+        text = selected.text
+        if view == "rendered":
+            context["rendered"] = rendering.markdown_to_safe_html(text)
+        elif view == "source":
+            context["source"] = text
+        else:
+            current = services.note_current_text(note_id=note.pk)
+            context["diff"] = history.line_diff(text, current)
+            context["identical"] = text == current
+    return render(request, "notes/history.html", context)
+
+
+def _editable_note_or_404(request, note_id):
+    note = _visible_note_or_404(request, note_id)
+    if not note_can_edit(user=request.user, note=note):
+        raise PermissionDenied("Only the note's editors and owner can do that.")
+    return note
+
+
+@login_required
+@require_POST
+def note_version_save(request, note_id):
+    note = _editable_note_or_404(request, note_id)
+    form = SaveVersionForm(request.POST)
+    name = form.cleaned_data["name"] if form.is_valid() else ""
+    revision = services.revision_save(note=note, name=name, user=request.user)
+    messages.success(request, f"Saved version “{revision.name or 'Unnamed'}”.")
+    return redirect(f"{reverse('notes:history', args=[note.pk])}?rev={revision.pk}")
+
+
+@login_required
+@require_POST
+def note_revision_restore(request, note_id, revision_id):
+    note = _editable_note_or_404(request, note_id)
+    revision = get_object_or_404(note.revisions, pk=revision_id)
+    try:
+        services.revision_restore(note=note, revision=revision, user=request.user)
+    except services.NoteTooLarge as error:
+        messages.error(request, f"Could not restore: {error}")
+        return redirect(f"{reverse('notes:history', args=[note.pk])}?rev={revision.pk}")
+    messages.success(
+        request, "Restored. Everyone editing sees it now; the version before is in the history."
+    )
+    return redirect("notes:detail", note_id=note.pk)
+
+
+@login_required
+def note_export(request, note_id, fmt):
+    """Download the note as Markdown, or as a standalone page of sanitised HTML."""
+    note = _visible_note_or_404(request, note_id)
+    text = services.note_current_text(note_id=note.pk)
+    if fmt == "html":
+        body = rendering.standalone_html(title=note.title, source=text)
+        content_type = "text/html; charset=utf-8"
+    else:
+        body, content_type = text, "text/markdown; charset=utf-8"
+    response = HttpResponse(body.encode("utf-8"), content_type=content_type)
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=export_filename(note.title, f".{fmt}")
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+@require_POST
+def note_import(request):
+    form = ImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "Choose a Markdown file to import.")
+        return redirect("notes:list")
+    upload = form.cleaned_data["file"]
+    limit = settings.NOTES_MAX_NOTE_BYTES
+    try:
+        document = markdown_file_read(
+            name=upload.name, data=upload.read(limit + 1), max_bytes=limit, size=upload.size
+        )
+        note = services.note_import(owner=request.user, document=document, source=upload.name)
+    except (BadMarkdownFile, services.NoteTooLarge) as error:
+        messages.error(request, f"Could not import: {error}")
+        return redirect("notes:list")
+    messages.success(request, f"Imported “{note.title}”.")
+    return redirect("notes:detail", note_id=note.pk)

@@ -90,9 +90,15 @@ CHANNEL_LAYERS = channel_layers_config(REDIS_URL)
 # Incoming WebSocket messages above this are refused with close code 1009 (daphne's own
 # hard limit is 1 MiB, above which it drops the connection without a close frame).
 NOTES_MAX_MESSAGE_BYTES = env_int("NOTES_MAX_MESSAGE_BYTES", default=512 * 1024)
-# Largest note body, in UTF-8 bytes; edits from the API, the admin or an import that would
-# exceed it are refused with a clear error.
+# Largest note body, in UTF-8 bytes; edits from the editor (closed with 4413), the API, the
+# admin or an import that would exceed it are refused with a clear error.
 NOTES_MAX_NOTE_BYTES = env_int("NOTES_MAX_NOTE_BYTES", default=1_000_000)
+# Each socket may send this many messages a second on average, in bursts of up to ..._BURST;
+# a socket that sends faster is closed with 4429 (0 turns the limit off).
+NOTES_RATE_LIMIT = env_float("NOTES_RATE_LIMIT", default=100.0)
+NOTES_RATE_BURST = env_float("NOTES_RATE_BURST", default=200.0)
+# Open note sockets one user may hold in one process; more are refused with 4429.
+NOTES_MAX_SOCKETS_PER_USER = env_int("NOTES_MAX_SOCKETS_PER_USER", default=30)
 # Every loaded note catches up from the database log this often (seconds).
 NOTES_HEAL_INTERVAL = env_float("NOTES_HEAL_INTERVAL", default=5.0)
 # Every client is sent sync step 1 this often, so it returns anything the server lacks.

@@ -16,7 +16,9 @@ from django.conf import settings
 from notes import protocol, selectors
 from notes.hub import get_hub
 from notes.identity import user_display_name
+from notes.limits import TokenBucket
 from notes.permissions import Role
+from notes.services import NoteTooLarge
 
 logger = logging.getLogger("notes.consumers")
 
@@ -25,6 +27,8 @@ CLOSE_PROTOCOL_ERROR = 4400
 CLOSE_NOT_LOGGED_IN = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+CLOSE_NOTE_TOO_LARGE = 4413
+CLOSE_TOO_MANY = 4429
 CLOSE_TOO_BIG = 1009
 
 _peer_ids = itertools.count(1)
@@ -54,6 +58,10 @@ class NoteConsumer(AsyncWebsocketConsumer):
             return await self._refuse(CLOSE_NOT_FOUND, "This note does not exist")
         if role < Role.VIEWER:
             return await self._refuse(CLOSE_FORBIDDEN, "You do not have access to this note")
+        if get_hub().sockets_of(self.user_id) >= settings.NOTES_MAX_SOCKETS_PER_USER:
+            logger.warning("too many sockets", extra={"note": str(self.note_id), "user": user.pk})
+            return await self._refuse(CLOSE_TOO_MANY, "Too many open connections")
+        self.bucket = TokenBucket(settings.NOTES_RATE_LIMIT, settings.NOTES_RATE_BURST)
         self.role = role
         self.user_name = user_display_name(user)
         self.session_key = getattr(self.scope.get("session"), "session_key", None)
@@ -84,6 +92,12 @@ class NoteConsumer(AsyncWebsocketConsumer):
         """Called for each frame from the client."""
         if not self.joined:
             return
+        if not self.bucket.take():
+            logger.warning(
+                "message rate exceeded, closing socket",
+                extra={"note": str(self.note_id), "peer": self.peer_id},
+            )
+            return await self.close_with(CLOSE_TOO_MANY, "Too many messages")
         if bytes_data is None:
             return await self.close_with(CLOSE_PROTOCOL_ERROR, "Text frames are not supported")
         if len(bytes_data) > settings.NOTES_MAX_MESSAGE_BYTES:
@@ -104,6 +118,12 @@ class NoteConsumer(AsyncWebsocketConsumer):
                     await hub.awareness(self, payload)
                 case protocol.QueryAwareness():
                     await hub.query_awareness(self)
+        except NoteTooLarge as exc:
+            logger.warning(
+                "edit over the note size limit, closing socket",
+                extra={"note": str(self.note_id), "peer": self.peer_id},
+            )
+            await self.close_with(CLOSE_NOTE_TOO_LARGE, str(exc))
         except protocol.ProtocolError as exc:
             logger.warning(
                 "protocol error, closing socket",

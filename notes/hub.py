@@ -132,6 +132,7 @@ class Room:
     closed: bool = False
     audience: list[int] = field(default_factory=list)  # who may see the note (for lists)
     next_presence: float = 0.0
+    text_bytes_bound: int = 0  # the text's UTF-8 size is at most this (see _check_size)
 
 
 @dataclass
@@ -240,6 +241,7 @@ class Hub:
             room.audience = await self._db(selectors.note_audience, note_id=room.note_id)
             for update in state.updates:
                 room.doc.apply_update(update)
+            room.text_bytes_bound = len(documents.doc_text(room.doc).encode("utf-8"))
             room.heal_after = room.heal_through = state.through
             now = time.monotonic()
             room.next_heal = now + HEAL_INTERVAL * (0.5 + random.random())
@@ -330,15 +332,53 @@ class Hub:
         state = room.peers.get(peer.peer_id)
         if state is None or not peer.can_write:
             return  # Read-only sockets never change the note.
-        state.received += 1
         if update != documents.EMPTY_UPDATE:
+            self._check_size(room, update)
             try:
-                room.doc.apply_update(update)
+                # Keep only what really changed the document: a duplicate, or structs whose
+                # dependencies never arrived (a forged or truncated update), store nothing.
+                update = _observe_changes(room.doc, [update]) or documents.EMPTY_UPDATE
             except Exception:  # pycrdt raises ValueError; Yrs panics surface as other types.
                 raise protocol.ProtocolError("update could not be applied") from None
+            room.text_bytes_bound += len(update)
+        state.received += 1
         self._queue.append(Pending(room, peer.peer_id, update, peer.user_id))
         room.in_flight += 1
         self._queue_ready.set()
+
+    @staticmethod
+    def _check_size(room: Room, update: bytes) -> None:
+        """Refuse an update that would make the note's text larger than NOTES_MAX_NOTE_BYTES.
+
+        An update adds at most its own length in text, so `text_bytes_bound` (the text's size
+        when last measured, plus every update since) decides cheaply; only near the limit is
+        the text measured, and only past it the update tried on a copy.
+        """
+        limit = settings.NOTES_MAX_NOTE_BYTES
+        if room.text_bytes_bound + len(update) <= limit:
+            return
+        room.text_bytes_bound = len(documents.doc_text(room.doc).encode("utf-8"))
+        if room.text_bytes_bound + len(update) <= limit:
+            return
+        trial = documents.doc_from_updates([room.doc.get_update()])
+        try:
+            trial.apply_update(update)
+        except Exception:
+            raise protocol.ProtocolError("update could not be applied") from None
+        size = len(documents.doc_text(trial).encode("utf-8"))
+        if size > limit:
+            raise services.NoteTooLarge(
+                f"The note would be {size:,} bytes; the limit is {limit:,} bytes"
+            )
+
+    def sockets_of(self, user_id) -> int:
+        """How many note sockets this user has open in this process."""
+        return sum(
+            1
+            for room in self.rooms.values()
+            for state in room.peers.values()
+            if state.peer.user_id == user_id
+        )
 
     async def awareness(self, peer: Peer, payload: bytes) -> None:
         """A client's presence changed: remember it, and pass it on at most every interval."""
@@ -564,6 +604,7 @@ class Hub:
                 room.next_heal = 0.0  # heal at the next tick
         update = message["update"]
         room.doc.apply_update(update)
+        room.text_bytes_bound += len(update)
         self.stats["fanout_received"] += 1
         await self._send_all(room, protocol.encode_sync_update(update))
 
@@ -771,6 +812,7 @@ class Hub:
             return
         changes = _observe_changes(room.doc, stored.updates)
         if changes:
+            room.text_bytes_bound += len(changes)
             self.stats["fanout_healed"] += 1
             logger.warning("healed missed updates", extra={"note": str(room.note_id)})
             await self._send_all(room, protocol.encode_sync_update(changes))

@@ -19,6 +19,7 @@ export const MAX_BACKOFF_MS = 10000
 
 /** What the final close codes mean when the server gives no reason. */
 const CLOSE_REASONS = /** @type {Record<number, string>} */ ({
+  1009: 'A change was too large to send. Copy your latest work, then reload the page',
   4400: 'The server could not read a message from this page',
   4401: 'You are logged out. Log in again to keep editing',
   4403: 'You no longer have access to this note',
@@ -55,6 +56,15 @@ export function closeReason(code, reason) {
   return CLOSE_REASONS[code] || `Connection closed (code ${code})`
 }
 
+/**
+ * Final closes: y-websocket's 4400–4499, and 1009, since resending the same oversized change
+ * would only be refused again.
+ * @param {CloseEvent} event
+ */
+export function shouldReconnect(event) {
+  return event.code !== 1009 && !(event.code >= 4400 && event.code < 4500)
+}
+
 export class Connection {
   /**
    * @param {object} options
@@ -87,6 +97,7 @@ export class Connection {
       disableBc: true,
       maxBackoffTime: MAX_BACKOFF_MS,
       WebSocketPolyfill: tracker.socketClass(window.WebSocket),
+      shouldReconnect: shouldReconnect,
     })
     this.provider.messageHandlers[MSG_SAVED] = savedMessageHandler(tracker)
     this.provider.messageHandlers[MSG_ACCESS] = (_encoder, decoder) => {

@@ -9,7 +9,7 @@ import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
 
 import { SaveTracker, classifyOutgoing, savedMessageHandler } from '../src/saves.js'
-import { closeReason, reconnectDelay } from '../src/connection.js'
+import { closeReason, reconnectDelay, shouldReconnect } from '../src/connection.js'
 import { groupPeople, initials, lightColor, typingSentence } from '../src/presence.js'
 import { titleToCommit } from '../src/title.js'
 import { connectionText } from '../src/status.js'
@@ -115,6 +115,14 @@ test('the reconnect countdown follows y-websocket backoff', () => {
   assert.equal(closeReason(4404, ''), 'This note was deleted')
   assert.equal(closeReason(4403, 'Your access to this note was removed'),
     'Your access to this note was removed')
+})
+
+test('limits are final closes with a message of their own', () => {
+  for (const code of [1009, 4400, 4413, 4429]) assert.equal(shouldReconnect({ code }), false)
+  for (const code of [1000, 1006, 1011, 4500]) assert.equal(shouldReconnect({ code }), true)
+  assert.match(closeReason(1009, ''), /too large to send/)
+  assert.match(closeReason(4413, ''), /too large to save/)
+  assert.match(closeReason(4429, ''), /Too many/)
 })
 
 test('presence shows each person once, however many tabs', () => {

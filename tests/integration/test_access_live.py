@@ -53,7 +53,10 @@ def _fuzzed_write_frames(rng: random.Random, count: int) -> list[bytes]:
     return frames
 
 
-async def test_viewer_gets_state_live_edits_and_presence_but_changes_nothing(asgi_app, setup):
+async def test_viewer_gets_state_live_edits_and_presence_but_changes_nothing(
+    asgi_app, setup, settings
+):
+    settings.NOTES_RATE_LIMIT = 0  # 1,000 frames at once: this test is about access, not rate
     note, owner, member = setup
     await sync_to_async(share_note)(note, member, "viewer")
     viewer = await _connect(asgi_app, note, member)

@@ -99,6 +99,8 @@ NOTES_RATE_LIMIT = env_float("NOTES_RATE_LIMIT", default=100.0)
 NOTES_RATE_BURST = env_float("NOTES_RATE_BURST", default=200.0)
 # Open note sockets one user may hold in one process; more are refused with 4429.
 NOTES_MAX_SOCKETS_PER_USER = env_int("NOTES_MAX_SOCKETS_PER_USER", default=30)
+# If set, /metrics answers only requests with "Authorization: Bearer <this>".
+NOTES_METRICS_TOKEN = os.environ.get("NOTES_METRICS_TOKEN", "")
 # Every loaded note catches up from the database log this often (seconds).
 NOTES_HEAL_INTERVAL = env_float("NOTES_HEAL_INTERVAL", default=5.0)
 # Every client is sent sync step 1 this often, so it returns anything the server lacks.
@@ -169,13 +171,18 @@ SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+# json (the default without debug): one object per line, for log shippers; plain for people.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain" if DEBUG else "json").lower()
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "collab.logs.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "collab": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},

@@ -1,11 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from collab import ops
 from notes import views
 
 urlpatterns = [
     # Browsers ask for /favicon.ico on pages without an icon link (the admin's, for one).
     path("favicon.ico", views.favicon),
+    path("healthz", ops.healthz, name="healthz"),
+    path("metrics", ops.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/logout/", views.LogoutView.as_view(), name="logout"),

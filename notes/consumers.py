@@ -59,6 +59,7 @@ class NoteConsumer(AsyncWebsocketConsumer):
         if role < Role.VIEWER:
             return await self._refuse(CLOSE_FORBIDDEN, "You do not have access to this note")
         if get_hub().sockets_of(self.user_id) >= settings.NOTES_MAX_SOCKETS_PER_USER:
+            get_hub().stats["closed_by_limit"] += 1
             logger.warning("too many sockets", extra={"note": str(self.note_id), "user": user.pk})
             return await self._refuse(CLOSE_TOO_MANY, "Too many open connections")
         self.bucket = TokenBucket(settings.NOTES_RATE_LIMIT, settings.NOTES_RATE_BURST)
@@ -92,7 +93,10 @@ class NoteConsumer(AsyncWebsocketConsumer):
         """Called for each frame from the client."""
         if not self.joined:
             return
+        hub = get_hub()
+        hub.stats["frames_in"] += 1
         if not self.bucket.take():
+            hub.stats["closed_by_limit"] += 1
             logger.warning(
                 "message rate exceeded, closing socket",
                 extra={"note": str(self.note_id), "peer": self.peer_id},
@@ -101,12 +105,12 @@ class NoteConsumer(AsyncWebsocketConsumer):
         if bytes_data is None:
             return await self.close_with(CLOSE_PROTOCOL_ERROR, "Text frames are not supported")
         if len(bytes_data) > settings.NOTES_MAX_MESSAGE_BYTES:
+            hub.stats["closed_by_limit"] += 1
             return await self.close_with(
                 CLOSE_TOO_BIG,
                 f"Message of {len(bytes_data)} bytes exceeds the limit of "
                 f"{settings.NOTES_MAX_MESSAGE_BYTES} bytes",
             )
-        hub = get_hub()
         try:
             message = protocol.decode_message(bytes_data)
             match message:
@@ -119,6 +123,7 @@ class NoteConsumer(AsyncWebsocketConsumer):
                 case protocol.QueryAwareness():
                     await hub.query_awareness(self)
         except NoteTooLarge as exc:
+            hub.stats["closed_by_limit"] += 1
             logger.warning(
                 "edit over the note size limit, closing socket",
                 extra={"note": str(self.note_id), "peer": self.peer_id},

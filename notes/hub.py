@@ -36,7 +36,7 @@ from django.db import InterfaceError, OperationalError, connection, connections
 from pycrdt import Doc, merge_updates
 
 from collab.config import HUB_CHANNEL_PREFIX
-from notes import broadcast, documents, protocol, selectors, services
+from notes import broadcast, documents, metrics, protocol, selectors, services
 from notes.permissions import Role
 from notes.services import Append
 
@@ -160,6 +160,7 @@ class Hub:
         self._persist_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notes-persist")
         self._read_threads = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="notes-read")
         self.stats: dict[str, int] = defaultdict(int)
+        self.persist_seconds = metrics.Histogram(metrics.PERSIST_BUCKETS)
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -452,7 +453,7 @@ class Hub:
             await self._persist_failed(batch)
             return
         self.stats["persist_batches"] += 1
-        self.stats["persist_seconds_total_us"] += int((time.perf_counter() - started) * 1e6)
+        self.persist_seconds.observe(time.perf_counter() - started)
         by_room: dict[uuid.UUID, list[Pending]] = defaultdict(list)
         for pending in batch:
             by_room[pending.room.note_id].append(pending)

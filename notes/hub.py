@@ -141,6 +141,7 @@ class Pending:
     peer_id: int
     update: bytes
     author_id: int | None
+    received_at: float = field(default_factory=time.perf_counter)
 
 
 class Hub:
@@ -161,6 +162,7 @@ class Hub:
         self._read_threads = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="notes-read")
         self.stats: dict[str, int] = defaultdict(int)
         self.persist_seconds = metrics.Histogram(metrics.PERSIST_BUCKETS)
+        self.edit_commit_seconds = metrics.Histogram(metrics.PERSIST_BUCKETS)
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -453,7 +455,10 @@ class Hub:
             await self._persist_failed(batch)
             return
         self.stats["persist_batches"] += 1
-        self.persist_seconds.observe(time.perf_counter() - started)
+        committed = time.perf_counter()
+        self.persist_seconds.observe(committed - started)
+        for pending in to_store:
+            self.edit_commit_seconds.observe(committed - pending.received_at)
         by_room: dict[uuid.UUID, list[Pending]] = defaultdict(list)
         for pending in batch:
             by_room[pending.room.note_id].append(pending)

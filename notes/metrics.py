@@ -88,4 +88,10 @@ def render(hub) -> str:
         f"# TYPE {full} histogram",
         *hub.persist_seconds.lines(full),
     ]
+    full = "collab_notes_edit_commit_seconds"
+    lines += [
+        f"# HELP {full} From an edit's arrival on the socket to its commit (before fan-out).",
+        f"# TYPE {full} histogram",
+        *hub.edit_commit_seconds.lines(full),
+    ]
     return "\n".join(lines) + "\n"

@@ -92,6 +92,7 @@ def test_metrics_count_sockets_messages_and_persist_latency_and_logs_are_json_wi
     assert after["collab_notes_messages_sent_total"] >= 20
     assert after["collab_notes_notes_loaded_total"] == 1
     assert after["collab_notes_persist_seconds_count"] >= 1
+    assert after["collab_notes_edit_commit_seconds_count"] >= 20  # every stored edit
     assert (
         after['collab_notes_persist_seconds_bucket{le="+Inf"}']
         == (after["collab_notes_persist_seconds_count"])

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint superuser migrate frontend frontend-check bench bench-full clean
+.PHONY: run test lint superuser migrate frontend frontend-check bench bench-full bench-persistence clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ bench: $(VENV)/.installed-dev
 
 bench-full: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.run --full
+	$(BIN)/python -m bench.persistence
+
+bench-persistence: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.persistence
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache

@@ -54,7 +54,8 @@ COMMANDS = """## Commands
 
 ```
 make bench          # = .venv/bin/python -m bench.run --quick
-make bench-full     # = .venv/bin/python -m bench.run --full
+make bench-full     # = .venv/bin/python -m bench.run --full, then bench.persistence
+make bench-persistence  # = .venv/bin/python -m bench.persistence (SQLite and PostgreSQL)
 .venv/bin/python -m bench.run --only typing-20 --only pingpong-2 [--db postgres]
 
 # What the runner does for our server (sqlite by default):
@@ -563,6 +564,9 @@ def write(latest: dict, path: Path, *, plot_path: Path) -> None:
             "",
         ]
 
+    if latest.get("persistence"):
+        out += persistence_section(latest["persistence"])
+
     out += [
         "## Generator self-check",
         "",
@@ -576,3 +580,44 @@ def write(latest: dict, path: Path, *, plot_path: Path) -> None:
         "",
     ]
     path.write_text("\n".join(out))
+
+
+def persistence_section(persistence: dict) -> list[str]:
+    """The edit-to-commit table (bench/persistence.py), as markdown lines."""
+    rows = [
+        "| database | edits timed | p50 ms | p95 ms | p99 ms | slowest ≤ ms | delivered |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in persistence["rows"]:
+        rows.append(
+            f"| {row['db']} | {row['edits']:,} | {_fmt(row['p50_ms'])} | {_fmt(row['p95_ms'])}"
+            f" | {_fmt(row['p99_ms'])} | {_fmt(row['max_bucket_ms'])} | {_delivered(row)} |"
+        )
+    return [
+        "## Persistence: edit to commit",
+        "",
+        f"Run {persistence['stamp']} (`python -m bench.persistence`). 20 authors × 5 edits/s"
+        " on one note, one daphne process; the server times every edit from its arrival on",
+        "the socket to its durable commit (queue wait included) in the",
+        "`collab_notes_edit_commit_seconds` histogram; quantiles are interpolated within its",
+        "buckets. The reference server does not persist, so there is no ratio.",
+        "",
+        *rows,
+        "",
+    ]
+
+
+def splice_section(text: str, section: list[str]) -> str:
+    """Put `section` (starting with its "## " heading) into a written report: in place of the
+    section with the same heading, else before the generator self-check."""
+    heading = section[0]
+    lines = text.split("\n")
+    if heading in lines:
+        start = lines.index(heading)
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
+        )
+    else:
+        anchor = "## Generator self-check"
+        start = end = lines.index(anchor) if anchor in lines else len(lines)
+    return "\n".join([*lines[:start], *section, *lines[end:]])

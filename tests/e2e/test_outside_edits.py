@@ -57,3 +57,35 @@ def test_api_put_and_admin_edit_show_in_an_open_editor_without_duplication(open_
     expect(admin.page.locator(".messagelist")).to_contain_text("changed successfully")
     a.wait_for_text("first line!\nsecond line, from the API\nthird, from admin\n")
     assert services.note_current_text(note_id=note.pk) == a.text()
+
+
+def test_restoring_a_version_reaches_an_open_editor_and_keeps_its_typing(open_note, server):
+    owner = alice()
+    colleague = make_user("bob", first_name="Bob")
+    note = make_note(owner=owner, title="Plan", text="# Plan\n\nstep one\n")
+    share_note(note, colleague, "editor")
+    good = services.revision_save(note=note, name="Good plan", user=owner)
+    services.note_text_replace(note=note, text="# Plan\n\nstep one\nbad idea\n", author=owner)
+
+    bob = open_note(colleague, note)
+    bob.wait_for_text("# Plan\n\nstep one\nbad idea\n")
+    history = open_note(owner, note, wait=False)
+    history.page.goto(f"{server.http_url}/notes/{note.pk}/history/?rev={good.pk}")
+    expect(history.page.locator(".diff-added")).to_contain_text("bad idea")
+    # Bob has typed at the start (saved) when Alice restores: the restore brings back the
+    # version exactly, so it takes out his saved words too, as an edit he sees at once.
+    bob.editor.click()
+    bob.page.keyboard.press("Control+Home")
+    bob.page.keyboard.type("Bob: ")
+    expect(bob.save).to_have_text("Saved")
+    history.page.click("#restore-button")
+    expect(history.page).to_have_url(f"{server.http_url}/notes/{note.pk}/")
+    bob.wait_for_text("# Plan\n\nstep one\n")
+    # His editor carries on where his cursor was, with nothing duplicated.
+    bob.page.keyboard.type("ok ")
+    bob.wait_for_text("ok # Plan\n\nstep one\n")
+    expect(bob.save).to_have_text("Saved")
+    assert services.note_current_text(note_id=note.pk) == "ok # Plan\n\nstep one\n"
+    assert note.revisions.get(kind="before_restore").text == "Bob: # Plan\n\nstep one\nbad idea\n"
+    kinds = list(note.revisions.values_list("kind", flat=True)[:2])
+    assert kinds == ["restore", "before_restore"]

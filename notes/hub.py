@@ -391,9 +391,8 @@ class Hub:
             return
         now = time.monotonic()
         for entry in protocol.decode_awareness_payload(payload):
-            current = room.awareness.get(entry.client_id)
-            if current is not None and current.peer_id not in (None, peer.peer_id):
-                continue  # Another local socket owns this client id.
+            if self._is_echo(room, state, entry):
+                continue
             out = self._restamp(room, entry)
             if out.gone:
                 room.awareness.pop(out.client_id, None)
@@ -404,6 +403,27 @@ class Hub:
             state.awareness_pending[out.client_id] = out
         if state.awareness_pending:
             self._schedule_awareness_flush(room, state)
+
+    @staticmethod
+    def _is_echo(room: Room, state: PeerState, entry: protocol.AwarenessEntry) -> bool:
+        """Whether a socket is only relaying someone else's presence back to us.
+
+        y-websocket clients re-send every awareness change they receive. Taken as the sender's
+        own, a relayed entry would be restamped and fanned out again, and two processes would
+        bounce it between them for ever. So a socket speaks only for client ids that are its
+        own or that nobody holds (a client reconnecting here after its socket closed), and for
+        another process's client only with a clock newer than any we have seen (the client
+        moved here from a process that died).
+        """
+        current = room.awareness.get(entry.client_id)
+        if current is None:
+            # "Gone" for a client nobody holds changes nothing; anything else is a (re)join.
+            return entry.gone and entry.client_id not in state.awareness_ids
+        if current.peer_id == state.peer.peer_id:
+            return False
+        if current.peer_id is not None:
+            return True  # Another local socket owns this client id.
+        return entry.clock <= room.awareness_clock.get(entry.client_id, -1)
 
     @staticmethod
     def _restamp(room: Room, entry: protocol.AwarenessEntry) -> protocol.AwarenessEntry:
@@ -580,7 +600,7 @@ class Hub:
                 raise
             except Exception:
                 logger.exception("channel layer receive failed; retrying")
-                await asyncio.sleep(1)
+                await self._rejoin_groups()
                 continue
             handler = handlers.get(message.get("type"))
             if handler is None:
@@ -590,6 +610,31 @@ class Hub:
                 await handler(message)
             except Exception:
                 logger.exception("hub message failed", extra={"type": message.get("type")})
+
+    async def _rejoin_groups(self) -> None:
+        """After a failed receive, wait for the channel layer and join our groups again.
+
+        A Redis restart forgets every group membership: without this, no other process's
+        fan-out would reach us again, and edits would cross only at the periodic heal.
+        group_add is idempotent. What was lost meanwhile is caught up at the next heal tick.
+        """
+        while True:
+            await asyncio.sleep(1)
+            try:
+                await self.layer.group_add(broadcast.HUBS_GROUP, self.channel)
+                for room in list(self.rooms.values()):
+                    await self.layer.group_add(broadcast.note_group(room.note_id), self.channel)
+                for user_id in list(self.listeners):
+                    await self.layer.group_add(broadcast.user_group(user_id), self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("channel layer still unavailable: %s", exc)
+                continue
+            for room in list(self.rooms.values()):
+                room.next_heal = 0.0
+            logger.info("rejoined channel-layer groups", extra={"notes": len(self.rooms)})
+            return
 
     async def note_update(self, message: dict) -> None:
         """Another process (or an HTTP edit) committed an update to a note we have loaded."""

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 from asgiref.sync import sync_to_async
 
-from notes import documents, protocol
+from notes import broadcast, documents, protocol
 from notes.models import Note, NoteUpdate
 from tests.factories import make_note, make_user
 from tests.yclient import YClient, session_cookie
@@ -240,6 +240,46 @@ async def test_a_reconnecting_client_is_visible_at_once(asgi_app, shared_note, c
     assert await watcher.until(lambda: 333 in watcher.awareness, timeout=2)
     await watcher.close()
     await again.close()
+
+
+async def test_relayed_presence_is_not_taken_as_the_relayers_own(asgi_app, shared_note, cookie):
+    """y-websocket clients re-send every awareness change they receive. Such an echo of another
+    process's client must not be fanned out again (two processes would bounce it for ever), nor
+    make the relaying socket its owner (closing that socket would remove someone else)."""
+    a = await _client(asgi_app, shared_note, cookie)
+    b = await _client(asgi_app, shared_note, cookie)
+    state = '{"user":{"name":"Elsewhere"}}'
+    entry = protocol.AwarenessEntry(444, 7, state)
+    await broadcast.send_note_awareness(
+        note_id=shared_note.pk,
+        origin="another-process",
+        payload=protocol.encode_awareness_payload([entry]),
+    )
+    assert await a.until(lambda: 444 in a.awareness)
+    assert await b.until(lambda: 444 in b.awareness)
+    frames_before = len(a.frames)
+    # b relays what it received, as a stock client does, and so does a "gone" it saw.
+    await b.set_awareness(444, 7, state)
+    await b.send(
+        protocol.encode_awareness(
+            protocol.encode_awareness_payload([protocol.AwarenessEntry(555, 3, "null")])
+        )
+    )
+    await a.pump(0.5)
+    relayed = [f for f in a.frames[frames_before:] if f[0] == protocol.MSG_AWARENESS]
+    assert relayed == []
+    assert a.awareness_clock[444] == 7
+    # The relayer leaving does not take the other process's client with it.
+    await b.close()
+    await a.pump(0.5)
+    assert a.awareness.get(444) == state
+    # A newer clock is the client itself, moved here from another process: it is taken.
+    c = await _client(asgi_app, shared_note, cookie)
+    await c.set_awareness(444, 8, '{"user":{"name":"Moved"}}')
+    assert await a.until(lambda: a.awareness.get(444) == '{"user":{"name":"Moved"}}')
+    await c.close()
+    assert await a.until(lambda: 444 not in a.awareness, timeout=2)
+    await a.close()
 
 
 async def test_awareness_is_coalesced_per_socket(asgi_app, shared_note, cookie, settings):

@@ -18,6 +18,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from collab import daphne_close  # noqa: E402
 from collab.origins import SameOriginValidator  # noqa: E402
 from notes.routing import websocket_urlpatterns  # noqa: E402
 
@@ -25,6 +26,8 @@ if not settings.REDIS_URL:
     logging.getLogger("collab").warning(
         "REDIS_URL is unset: in-memory channel layer, single-process only"
     )
+
+daphne_close.install()
 
 application = ProtocolTypeRouter(
     {

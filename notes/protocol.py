@@ -228,6 +228,8 @@ def decode_awareness_payload(payload: bytes) -> list[AwarenessEntry]:
             json.loads(state)
         except ValueError:
             raise ProtocolError("awareness state is not JSON") from None
+        except RecursionError:  # valid JSON, nested deeper than Python parses
+            raise ProtocolError("awareness state is nested too deeply") from None
         entries.append(AwarenessEntry(client_id, clock, state))
     _expect_end(payload, pos)
     return entries

@@ -103,6 +103,8 @@ def test_awareness_payload_round_trip_with_non_ascii_state():
         b"\x05\x07",  # count larger than the payload
         b"\x01\x07\x01\x02{}\x00",  # trailing bytes
         b"\x01\x07\x01\x02\xff\xfe",  # invalid UTF-8
+        # valid JSON nested deeper than Python's parser recurses
+        b"\x01\x07\x01" + protocol.write_var_bytes(b"[" * 50_000 + b"]" * 50_000),
     ],
 )
 def test_bad_awareness_payloads_are_refused(payload):

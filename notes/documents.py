@@ -40,6 +40,12 @@ def doc_from_updates(updates: Iterable[bytes]) -> Doc:
     return doc
 
 
+def update_apply_failed(exc: BaseException) -> bool:
+    """Whether `exc` is pycrdt refusing an update: a ValueError, or a Yrs panic, which pyo3
+    raises as a BaseException that `except Exception` does not catch."""
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
+
+
 def doc_text(doc: Doc) -> str:
     return str(doc.get(CONTENT, type=Text))
 

@@ -36,7 +36,7 @@ from django.db import InterfaceError, OperationalError, connection, connections
 from pycrdt import Doc, merge_updates
 
 from collab.config import HUB_CHANNEL_PREFIX
-from notes import broadcast, documents, metrics, protocol, selectors, services
+from notes import broadcast, documents, metrics, protocol, selectors, services, yupdate
 from notes.permissions import Role
 from notes.services import Append
 
@@ -336,15 +336,36 @@ class Hub:
         if state is None or not peer.can_write:
             return  # Read-only sockets never change the note.
         if update != documents.EMPTY_UPDATE:
-            self._check_size(room, update)
-            try:
-                # Keep only what really changed the document: a duplicate, or structs whose
-                # dependencies never arrived (a forged or truncated update), store nothing.
-                update = _observe_changes(room.doc, [update]) or documents.EMPTY_UPDATE
-            except Exception:  # pycrdt raises ValueError; Yrs panics surface as other types.
-                raise protocol.ProtocolError("update could not be applied") from None
-            room.text_bytes_bound += len(update)
+            shape = yupdate.check_update(update)  # before Yrs sees it: some shapes break a doc
+            before = room.doc.get_state()
+            before_clocks = yupdate.decode_state_vector(before)
+            if shape.is_known_to(before_clocks):
+                update = documents.EMPTY_UPDATE  # a duplicate: nothing to apply, store or send
+            else:
+                self._check_size(room, update)
+                try:
+                    _apply(room.doc, update)
+                except protocol.ProtocolError:
+                    # Yrs can refuse an update after integrating part of it. What it left in
+                    # the document is kept as the sender's edit, stored and passed on, so that
+                    # memory, the log and every replica still agree; then the sender is closed.
+                    if room.doc.get_state() != before:
+                        self._enqueue(room, peer, room.doc.get_update(before))
+                    raise
+                after = room.doc.get_state()
+                if not shape.integrated_exactly(before_clocks, yupdate.decode_state_vector(after)):
+                    # Part of it waits for a dependency, or it brought in structs that were
+                    # waiting. Store and pass on exactly what the document gained (never the
+                    # change Yrs observes, which leaves out structs that waited). What still
+                    # waits stays in memory until an update completes it: stored now, it
+                    # could make the log impossible to load if it never fits.
+                    update = room.doc.get_update(before)
+                room.text_bytes_bound += len(update)
         state.received += 1
+        self._enqueue(room, peer, update)
+
+    def _enqueue(self, room: Room, peer: Peer, update: bytes) -> None:
+        """Queue an applied update for the group commit (notes.hub._persist_loop)."""
         self._queue.append(Pending(room, peer.peer_id, update, peer.user_id))
         room.in_flight += 1
         self._queue_ready.set()
@@ -364,10 +385,7 @@ class Hub:
         if room.text_bytes_bound + len(update) <= limit:
             return
         trial = documents.doc_from_updates([room.doc.get_update()])
-        try:
-            trial.apply_update(update)
-        except Exception:
-            raise protocol.ProtocolError("update could not be applied") from None
+        _apply(trial, update)
         size = len(documents.doc_text(trial).encode("utf-8"))
         if size > limit:
             raise services.NoteTooLarge(
@@ -861,12 +879,13 @@ class Hub:
         room.heal_after, room.heal_through = room.heal_through, stored.through
         if room.closed or not stored.updates:
             return
-        changes = _observe_changes(room.doc, stored.updates)
-        if changes:
-            room.text_bytes_bound += len(changes)
+        if _changes_document(room.doc, stored.updates):
+            # What we missed, as stored (see document_update for why not the observed change).
+            missed = _merge(stored.updates)
+            room.text_bytes_bound += len(missed)
             self.stats["fanout_healed"] += 1
             logger.warning("healed missed updates", extra={"note": str(room.note_id)})
-            await self._send_all(room, protocol.encode_sync_update(changes))
+            await self._send_all(room, protocol.encode_sync_update(missed))
 
     async def _expire_awareness(self, room: Room, now: float) -> None:
         """Forget other processes' clients that stopped renewing (their process may be gone)."""
@@ -901,16 +920,31 @@ def _merge(updates: list[bytes]) -> bytes:
     return updates[0] if len(updates) == 1 else merge_updates(*updates)
 
 
-def _observe_changes(doc: Doc, updates: list[bytes]) -> bytes | None:
-    """Apply updates; return one update with whatever actually changed the document."""
-    changes: list[bytes] = []
-    subscription = doc.observe(lambda event: changes.append(event.update))
+def _apply(doc: Doc, update: bytes) -> None:
+    """Apply a client's update; what pycrdt refuses (or a Yrs panic) is a protocol error."""
+    try:
+        doc.apply_update(update)
+    except BaseException as exc:
+        if not documents.update_apply_failed(exc):
+            raise
+        raise protocol.ProtocolError("update could not be applied") from None
+
+
+def _changes_document(doc: Doc, updates: list[bytes]) -> bool:
+    """Apply stored updates; return whether any of them changed the document."""
+    changed = False
+
+    def seen(_event) -> None:
+        nonlocal changed
+        changed = True
+
+    subscription = doc.observe(seen)
     try:
         for update in updates:
             doc.apply_update(update)
     finally:
         doc.unobserve(subscription)
-    return _merge(changes) if changes else None
+    return changed
 
 
 def _role_of_user(*, note_id, user_id: int) -> Role | None:

@@ -188,6 +188,64 @@ async def test_bad_frames_close_only_that_socket_and_change_nothing(
     await good.close()
 
 
+def _edit_by(client_id: int, base: bytes, chunk: str) -> tuple[bytes, bytes]:
+    """A client with document `base` appends `chunk`; returns (its update, its full state)."""
+    doc = documents.doc_new(client_id=client_id)
+    doc.apply_update(base)
+    state = doc.get_state()
+    documents.text_append(doc, chunk)
+    return doc.get_update(state), doc.get_update()
+
+
+async def test_an_edit_that_arrives_before_its_dependency_is_stored_and_sent_once_complete(
+    asgi_app, shared_note, cookie
+):
+    """Two tabs share edits over BroadcastChannel, so tab B can type after tab A's edit before
+    the server has it, and B's update can arrive first (on another socket, even another
+    process). The server holds it until A's arrives; then both reach storage and every peer."""
+    watcher = await _client(asgi_app, shared_note, cookie)
+    a = await _client(asgi_app, shared_note, cookie)
+    b = await _client(asgi_app, shared_note, cookie)
+    assert await watcher.until(lambda: watcher.text == "hello\n")
+    base = documents.doc_encode(watcher.doc)
+    a_update, a_state = _edit_by(5001, base, "A")
+    b_update, _ = _edit_by(5002, a_state, "B")
+    await b.send(protocol.encode_sync_update(b_update))
+    await b.pump(0.3)
+    assert watcher.text == "hello\n"  # nothing to show yet: B's edit needs A's
+    await a.send(protocol.encode_sync_update(a_update))
+    assert await watcher.until(lambda: watcher.text == "hello\nAB")
+    assert await a.until(lambda: a.saved >= 1)
+    assert await _stored_text(shared_note) == "hello\nAB"
+    assert a.close_code is None and b.close_code is None
+    for client in (watcher, a, b):
+        await client.close()
+
+
+async def test_an_update_yrs_refuses_halfway_stays_consistent_everywhere(
+    asgi_app, shared_note, cookie
+):
+    """Yrs can integrate the first struct of an update and then refuse the next (here: a parent
+    that is a string, not a type). The sender is closed with 4400; what Yrs kept is stored and
+    reaches the other sockets, so memory, the log and every replica agree."""
+    watcher = await _client(asgi_app, shared_note, cookie)
+    bad = await _client(asgi_app, shared_note, cookie)
+    assert await watcher.until(lambda: watcher.text == "hello\n")
+    insert = b"\x04\x01" + protocol.write_var_string("content") + protocol.write_var_string("AB")
+    child_of_a_string = b"\x04\x00" + protocol.write_var_uint(9) + b"\x00"
+    child_of_a_string += protocol.write_var_string("CD")
+    update = b"\x01\x02" + protocol.write_var_uint(9) + b"\x00" + insert + child_of_a_string
+    await bad.send(protocol.encode_sync_update(update + b"\x00"))
+    await bad.pump(1)
+    assert bad.close_code == 4400
+    assert await watcher.until(lambda: watcher.text == "ABhello\n")
+    assert await _stored_text(shared_note) == "ABhello\n"
+    late = await _client(asgi_app, shared_note, cookie)
+    assert await late.until(lambda: late.text == "ABhello\n")
+    await watcher.close()
+    await late.close()
+
+
 async def test_text_frame_is_refused(asgi_app, shared_note, cookie):
     client = await _client(asgi_app, shared_note, cookie)
     await client.comm.send_to(text_data="hello")

@@ -7,6 +7,7 @@ Each helper is a context manager that owns its process and cleans up after itsel
 import contextlib
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -45,6 +46,7 @@ class Daphne:
     log_path: Path
     env: dict = field(repr=False)
     args: tuple = ()
+    memory_limit: int | None = None
 
     @property
     def http_url(self) -> str:
@@ -63,15 +65,22 @@ class Daphne:
             self.process.wait(timeout=15)
 
 
-def _start(env: dict, port: int, log_path: Path, args: tuple = ()) -> subprocess.Popen:
+def _start(
+    env: dict, port: int, log_path: Path, args: tuple = (), memory_limit: int | None = None
+) -> subprocess.Popen:
     log = open(log_path, "ab")  # the process owns it for its lifetime
     command = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), *args]
+
+    def cap_memory() -> None:  # runs in the child, before daphne starts
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+
     return subprocess.Popen(
         [sys.executable, *command, "collab.asgi:application"],
         cwd=ROOT,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        preexec_fn=cap_memory if memory_limit else None,
     )
 
 
@@ -107,20 +116,21 @@ def server_env(**overrides) -> dict:
 
 
 @contextlib.contextmanager
-def daphne(args: tuple = (), **env_overrides):
+def daphne(args: tuple = (), memory_limit: int | None = None, **env_overrides):
     """A real daphne process serving the app on a free port, against the test database.
 
-    `args` are extra daphne options; keyword arguments override environment variables (None
-    removes one).
+    `args` are extra daphne options; `memory_limit` caps its address space in bytes (a
+    process that needs more fails its allocations); keyword arguments override environment
+    variables (None removes one).
     """
     env = server_env(**env_overrides)
     with tempfile.TemporaryDirectory() as tmp:
         log_path = Path(tmp) / "daphne.log"
-        process = _start(env, 0, log_path, args)
+        process = _start(env, 0, log_path, args, memory_limit)
         server = None
         try:
             port = _wait_listening(process, log_path)
-            server = Daphne(port=port, process=process, log_path=log_path, env=env, args=args)
+            server = Daphne(port, process, log_path, env, args, memory_limit)
             yield server
         finally:
             if server is not None:
@@ -144,7 +154,9 @@ def restart(server: Daphne, sig=signal.SIGKILL) -> None:
     deadline = time.monotonic() + 10
     while True:
         try:
-            server.process = _start(server.env, server.port, server.log_path, server.args)
+            server.process = _start(
+                server.env, server.port, server.log_path, server.args, server.memory_limit
+            )
             _wait_listening(server.process, server.log_path)
             return
         except RuntimeError:

@@ -53,6 +53,7 @@ AWARENESS_INTERVAL = settings.NOTES_AWARENESS_INTERVAL
 FAULT_DROP_FANOUT = settings.NOTES_FAULT_DROP_FANOUT
 AWARENESS_TIMEOUT = 30.0
 PRESENCE_RENEW = 30.0  # lists forget a process's "who is editing" after 75 s without renewal
+PRESENCE_DEBOUNCE = 0.25  # joins and leaves within this reach notes lists as one announcement
 READ_THREADS = 2  # y-protocols clients renew every 15 s and drop peers after 30 s.
 
 # Close codes (docs/protocol.md lists them all).
@@ -96,9 +97,6 @@ class PeerState:
     received: int = 0  # document messages received (step 2 and update)
     acked: int = 0  # of those, how many are durably handled
     awareness_ids: set[int] = field(default_factory=set)
-    awareness_pending: dict[int, protocol.AwarenessEntry] = field(default_factory=dict)
-    awareness_sent_at: float = 0.0
-    awareness_flush: asyncio.TimerHandle | None = None
 
 
 @dataclass
@@ -118,6 +116,13 @@ class Room:
     peers: dict[int, PeerState] = field(default_factory=dict)
     awareness: dict[int, AwarenessClient] = field(default_factory=dict)
     awareness_clock: dict[int, int] = field(default_factory=dict)  # highest clock per client
+    # Presence changes not yet passed on: client id -> (entry, the local socket it came from,
+    # None for a client that left); sent together, at most every AWARENESS_INTERVAL.
+    awareness_pending: dict[int, tuple[protocol.AwarenessEntry, int | None]] = field(
+        default_factory=dict
+    )
+    awareness_flush: asyncio.TimerHandle | None = None
+    awareness_next: float = 0.0
     seq: int = 0  # our fan-out messages for this note
     remote_seq: dict[str, int] = field(default_factory=dict)
     heal_after: int = 0  # catch-up reads the log after this id...
@@ -132,6 +137,7 @@ class Room:
     closed: bool = False
     audience: list[int] = field(default_factory=list)  # who may see the note (for lists)
     next_presence: float = 0.0
+    presence_timer: asyncio.TimerHandle | None = None
     text_bytes_bound: int = 0  # the text's UTF-8 size is at most this (see _check_size)
 
 
@@ -151,6 +157,7 @@ class Hub:
         self.hub_id = uuid.uuid4().hex[:16]
         self.rooms: dict[uuid.UUID, Room] = {}
         self.listeners: dict[int, dict[int, ListPeer]] = {}  # user id -> open notes lists
+        self._user_sockets: dict[int, int] = {}  # user id -> note sockets in this process
         self.channel: str | None = None
         self.layer = get_channel_layer()
         self._queue: list[Pending] = []
@@ -223,10 +230,11 @@ class Hub:
             room.unload.cancel()
             room.unload = None
         room.peers[peer.peer_id] = PeerState(peer=peer)
+        self._count_socket(peer.user_id, +1)
         await asyncio.shield(room.loaded)
         if peer.wants_acks:
             await peer.send_frame(protocol.encode_access(peer.role))
-        await self._announce_presence(room)
+        self._presence_changed(room)
         # Our state first, so the client answers with whatever we lack...
         await peer.send_frame(protocol.encode_sync_step1(room.doc.get_state()))
         # ...and everyone already here, so a joiner sees them at once.
@@ -268,16 +276,14 @@ class Hub:
         state = room.peers.pop(peer.peer_id, None)
         if state is None:
             return
-        if state.awareness_flush is not None:
-            state.awareness_flush.cancel()
-        gone = []
+        self._count_socket(peer.user_id, -1)
         for client_id in state.awareness_ids:
-            client = room.awareness.pop(client_id, None)
-            if client is not None:
-                gone.append(self._restamp(room, protocol.AwarenessEntry(client_id, 0, "null")))
-        if gone:
-            await self._awareness_out(room, gone, exclude=None)
-        await self._announce_presence(room)
+            if room.awareness.pop(client_id, None) is not None:
+                gone = self._restamp(room, protocol.AwarenessEntry(client_id, 0, "null"))
+                room.awareness_pending[client_id] = (gone, None)
+        if room.awareness_pending:
+            self._schedule_awareness_flush(room)
+        self._presence_changed(room)
         if not room.peers and not room.closed:
             loop = asyncio.get_running_loop()
             room.unload = loop.call_later(
@@ -313,6 +319,8 @@ class Hub:
     async def _close_room(self, room: Room, code: int, reason: str) -> None:
         peers = [state.peer for state in room.peers.values()]
         room.peers.clear()
+        for peer in peers:
+            self._count_socket(peer.user_id, -1)
         await self._unload(room)
         for peer in peers:
             with contextlib.suppress(Exception):
@@ -394,12 +402,14 @@ class Hub:
 
     def sockets_of(self, user_id) -> int:
         """How many note sockets this user has open in this process."""
-        return sum(
-            1
-            for room in self.rooms.values()
-            for state in room.peers.values()
-            if state.peer.user_id == user_id
-        )
+        return self._user_sockets.get(user_id, 0)
+
+    def _count_socket(self, user_id, delta: int) -> None:
+        count = self._user_sockets.get(user_id, 0) + delta
+        if count > 0:
+            self._user_sockets[user_id] = count
+        else:
+            self._user_sockets.pop(user_id, None)
 
     async def awareness(self, peer: Peer, payload: bytes) -> None:
         """A client's presence changed: remember it, and pass it on at most every interval."""
@@ -418,9 +428,9 @@ class Hub:
             else:
                 room.awareness[out.client_id] = AwarenessClient(out, now, peer.peer_id)
                 state.awareness_ids.add(out.client_id)
-            state.awareness_pending[out.client_id] = out
-        if state.awareness_pending:
-            self._schedule_awareness_flush(room, state)
+            room.awareness_pending[out.client_id] = (out, peer.peer_id)
+        if room.awareness_pending:
+            self._schedule_awareness_flush(room)
 
     @staticmethod
     def _is_echo(room: Room, state: PeerState, entry: protocol.AwarenessEntry) -> bool:
@@ -773,8 +783,19 @@ class Hub:
         names = sorted({state.peer.user_name for state in room.peers.values()})
         return {"kind": "presence", "id": str(room.note_id), "hub": self.hub_id, "names": names}
 
+    def _presence_changed(self, room: Room) -> None:
+        """Someone joined or left: announce who is editing shortly, once for a whole crowd
+        (each announcement lists everyone, so one per join would cost n * n)."""
+        if room.presence_timer is None:
+            room.presence_timer = asyncio.get_running_loop().call_later(
+                PRESENCE_DEBOUNCE, lambda: asyncio.create_task(self._announce_presence(room))
+            )
+
     async def _announce_presence(self, room: Room) -> None:
         """Tell the note's audience who is editing it here (lists merge across processes)."""
+        if room.presence_timer is not None:
+            room.presence_timer.cancel()
+            room.presence_timer = None
         room.next_presence = time.monotonic() + PRESENCE_RENEW
         try:
             await broadcast.send_user_notes(
@@ -801,37 +822,51 @@ class Hub:
 
     # --- awareness out ----------------------------------------------------------------------
 
-    def _schedule_awareness_flush(self, room: Room, state: PeerState) -> None:
-        if state.awareness_flush is not None:
-            return
-        wait = state.awareness_sent_at + AWARENESS_INTERVAL - time.monotonic()
-        if wait <= 0:
-            asyncio.create_task(self._flush_awareness(room, state))
-        else:
-            state.awareness_flush = asyncio.get_running_loop().call_later(
-                wait, lambda: asyncio.create_task(self._flush_awareness(room, state))
+    def _schedule_awareness_flush(self, room: Room) -> None:
+        if room.awareness_flush is None:
+            wait = max(0.0, room.awareness_next - time.monotonic())
+            room.awareness_flush = asyncio.get_running_loop().call_later(
+                wait, lambda: asyncio.create_task(self._flush_awareness(room))
             )
 
-    async def _flush_awareness(self, room: Room, state: PeerState) -> None:
-        state.awareness_flush = None
-        entries = list(state.awareness_pending.values())
-        state.awareness_pending.clear()
-        if not entries or state.peer.peer_id not in room.peers:
-            return
-        state.awareness_sent_at = time.monotonic()
-        await self._awareness_out(room, entries, exclude=state.peer.peer_id)
+    async def _flush_awareness(self, room: Room) -> None:
+        """Pass on the note's presence changes: one frame per socket, whoever changed.
 
-    async def _awareness_out(
-        self, room: Room, entries: list[protocol.AwarenessEntry], *, exclude: int | None
-    ) -> None:
-        payload = protocol.encode_awareness_payload(entries)
-        await self._send_all(room, protocol.encode_awareness(payload), exclude=exclude)
+        Per socket and per change, a note with n sockets would cost n * n sends when n people
+        join at once. Each socket gets every change but its own (its client would take a
+        restamped clock for itself and announce it again, for ever).
+        """
+        room.awareness_flush = None
+        pending, room.awareness_pending = room.awareness_pending, {}
+        if not pending:
+            return
+        started = time.monotonic()
+        payload = protocol.encode_awareness_payload([entry for entry, _ in pending.values()])
+        if not room.closed:
+            everything = protocol.encode_awareness(payload)
+            own: dict[int, set[int]] = defaultdict(set)
+            for client_id, (_, source) in pending.items():
+                if source is not None:
+                    own[source].add(client_id)
+            for peer_id, state in list(room.peers.items()):
+                mine = own.get(peer_id)
+                if mine is None:
+                    await self._send(state, everything)
+                    continue
+                others = [entry for cid, (entry, _) in pending.items() if cid not in mine]
+                if others:
+                    frame = protocol.encode_awareness(protocol.encode_awareness_payload(others))
+                    await self._send(state, frame)
         try:
             await broadcast.send_note_awareness(
                 note_id=room.note_id, origin=self.hub_id, payload=payload
             )
         except Exception:
             logger.exception("awareness fan-out failed", extra={"note": str(room.note_id)})
+        # A flush costs a send per socket: in a very large note, leave the loop at least as
+        # long again for edits before the next one.
+        spent = time.monotonic() - started
+        room.awareness_next = time.monotonic() + max(AWARENESS_INTERVAL, spent)
 
     # --- healing ----------------------------------------------------------------------------
 

@@ -340,6 +340,30 @@ async def test_relayed_presence_is_not_taken_as_the_relayers_own(asgi_app, share
     await a.close()
 
 
+async def test_many_joiners_presence_goes_out_in_a_few_frames_per_socket(
+    asgi_app, shared_note, cookie
+):
+    """Twenty people announcing themselves at once reach each socket as a few frames (per note,
+    not per joiner: n joiners would otherwise cost n * n sends), and nobody gets their own
+    state echoed back."""
+    watcher = await _client(asgi_app, shared_note, cookie)
+    joiners = [await _client(asgi_app, shared_note, cookie) for _ in range(20)]
+    for client in [watcher, *joiners]:
+        await client.pump(0.05)
+    before = len(watcher.frames)
+    for i, joiner in enumerate(joiners):
+        await joiner.set_awareness(1000 + i, 1, f'{{"user":{{"name":"J{i}"}}}}')
+    everyone = {1000 + i for i in range(20)}
+    assert await watcher.until(lambda: set(watcher.awareness) == everyone)
+    frames = [f for f in watcher.frames[before:] if f[0] == protocol.MSG_AWARENESS]
+    assert 1 <= len(frames) <= 4, len(frames)
+    for i, joiner in enumerate(joiners[:3]):
+        assert await joiner.until(lambda j=joiner, i=i: set(j.awareness) == everyone - {1000 + i})
+        assert 1000 + i not in joiner.awareness_clock  # never echoed its own entry
+    for client in [watcher, *joiners]:
+        await client.close()
+
+
 async def test_awareness_is_coalesced_per_socket(asgi_app, shared_note, cookie, settings):
     a = await _client(asgi_app, shared_note, cookie)
     b = await _client(asgi_app, shared_note, cookie)

@@ -14,12 +14,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "collab.settings")
 django_asgi_app = get_asgi_application()
 
 # Imported after Django is set up: these modules touch models and settings.
-from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.auth import AuthMiddleware  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.sessions import CookieMiddleware  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from collab import daphne_close  # noqa: E402
 from collab.origins import SameOriginValidator  # noqa: E402
+from collab.sessions import ReadOnlySessionMiddleware  # noqa: E402
 from notes.routing import websocket_urlpatterns  # noqa: E402
 
 if not settings.REDIS_URL:
@@ -33,7 +35,12 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # Stricter than Channels' AllowedHostsOriginValidator, which ignores the port: see
-        # collab/origins.py for the policy.
-        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # collab/origins.py for the policy. Sockets read the session, never write it (see
+        # collab/sessions.py for why not Channels' SessionMiddleware).
+        "websocket": SameOriginValidator(
+            CookieMiddleware(
+                ReadOnlySessionMiddleware(AuthMiddleware(URLRouter(websocket_urlpatterns)))
+            )
+        ),
     }
 )

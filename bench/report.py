@@ -528,16 +528,20 @@ def write(latest: dict, path: Path, *, plot_path: Path) -> None:
             "",
         ]
 
-    if "cross-process-20" in results:
-        ours, ref = get("cross-process-20")
+    cross = [k for k in results if k.startswith("cross-process-")]
+    if cross:
+        pairs = sorted(((k.split("-")[2], *get(k)) for k in cross), key=lambda t: int(t[0]))
         out += [
-            "## Cross-process: 2 daphne processes on Redis",
+            "## Cross-process sweep: 2 daphne processes on Redis",
             "",
-            f"Run {stamp_of('cross-process-20')}. 20 authors × 5 edits/s on one note; our clients",
-            "alternate between the two processes (channels-redis layer); the reference has one",
-            "process.",
+            f"Run {stamp_of(cross[0])}. The typing sweep again, our clients alternating between",
+            "two daphne processes on one Redis (channels-redis layer) and one database: every",
+            "edit crosses Redis to reach half of its readers. The reference has one process; its",
+            "figures are the same run's typing sweep.",
             "",
-            *_comparison_table(ours, ref),
+            *_series_table(pairs, "authors"),
+            "",
+            f"- Knee, ours across 2 processes: {_knee(pairs, 'ours')}.",
             "",
         ]
 
@@ -552,12 +556,15 @@ def write(latest: dict, path: Path, *, plot_path: Path) -> None:
             c = side.get("connect", {})
             rows.append(f"| connected ({label}) | {c.get('ok')} / {c.get('clients')} | | |")
         pre = ours.get("prefill") or ref.get("prefill") or {}
+        trace = pre.get("trace") or {}
         out += [
             "## Join storm",
             "",
-            f"Run {stamp_of('join-storm-100')}. The note first gets "
-            f"{pre.get('textLength', 0):,} characters from 2,000 small edits (update "
-            f"{pre.get('updateBytes', 0):,} bytes); then 100 clients start connecting, evenly",
+            f"Run {stamp_of('join-storm-100')}. The note first gets a synthetic B4-sized",
+            f"editing trace ({trace.get('ops', 0):,} operations: {trace.get('inserts', 0):,} "
+            f"inserts, {trace.get('deletes', 0):,} deletes, typed in runs, `bench/loadgen/"
+            f"trace.js`), leaving {pre.get('textLength', 0):,} characters in an update of "
+            f"{pre.get('updateBytes', 0):,} bytes; then 100 clients start connecting, evenly",
             "spread over 1 s. Time runs from opening the socket to having applied step 2.",
             "",
             *rows,

@@ -39,6 +39,9 @@ class Scenario:
     full_clients_per_note: int | None = None
     prefill: dict | None = None
     fresh_server: bool = False  # restart (and warm up) the server first, for memory figures
+    # Take the reference figures from this scenario of the same run instead of running the
+    # reference again (it has one process either way).
+    reference_from: str | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -74,7 +77,7 @@ class Scenario:
         return asdict(self)
 
 
-def typing(authors: int, *, measure_ms: int = 15000, group: str = "typing", full=None):
+def typing(authors: int, *, measure_ms: int = 15000, group: str = "typing", full=None, processes=1):
     return Scenario(
         key=f"{group}-{authors}",
         group=group,
@@ -82,6 +85,8 @@ def typing(authors: int, *, measure_ms: int = 15000, group: str = "typing", full
         authors_per_note=authors,
         measure_ms=measure_ms,
         full_clients_per_note=full,
+        processes=processes,
+        reference_from=f"sweep-{authors}" if processes > 1 else None,
     )
 
 
@@ -140,23 +145,26 @@ def idle(sockets: int) -> Scenario:
     )
 
 
-CROSS_PROCESS = Scenario(
-    key="cross-process-20",
-    group="cross-process",
-    title="20 authors × 5 edits/s on one note, clients alternating over 2 daphne processes",
-    authors_per_note=20,
-    processes=2,
-)
+def cross_process(authors: int) -> Scenario:
+    """The typing sweep with our clients alternating over 2 daphne processes on Redis."""
+    return typing(
+        authors, measure_ms=10000, group="cross-process", full=SWEEP_FULL_CLIENTS, processes=2
+    )
+
+
+# B4-sized: the automerge-perf LaTeX trace has 259,778 operations and leaves 104,852
+# characters; bench/loadgen/trace.js replays a synthetic trace of that size.
+B4_TRACE = {"ops": 260000, "chars": 100000}
 
 JOIN_STORM = Scenario(
     key="join-storm-100",
     group="join-storm",
-    title="100 clients join a note of 2,000 edits (≈200 KB of text) within 1 s",
+    title="100 clients join a B4-sized note (260,000 operations, ≈100,000 characters) in 1 s",
     readers_per_note=100,
     warmup_ms=0,
     measure_ms=1000,
     connect_spread_ms=1000,
-    prefill={"edits": 2000, "chars": 100},
+    prefill={"trace": B4_TRACE},
 )
 
 
@@ -185,6 +193,6 @@ def full() -> list[Scenario]:
         *(broadcast(n) for n in BROADCAST_READERS),
         MANY_NOTES,
         *(idle(n) for n in IDLE_SOCKETS),
-        CROSS_PROCESS,
+        *(cross_process(n) for n in SWEEP_AUTHORS),
         JOIN_STORM,
     ]

@@ -105,6 +105,13 @@ class OurServer:
             DJANGO_SECURE="0",
             DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
             DATABASE_URL=database_url,
+            # Every bench client is one user (the note's owner), and ping-pong sends hundreds
+            # of messages a second per socket: lift the per-user socket cap and the per-socket
+            # rate far out of reach. The token bucket still runs on every frame, as in
+            # production (a rate of 0 would skip it).
+            NOTES_MAX_SOCKETS_PER_USER="1000000",
+            NOTES_RATE_LIMIT="1000000",
+            NOTES_RATE_BURST="1000000",
         )
         if self.process_count > 1:
             env["REDIS_URL"] = REDIS_URL

@@ -5,6 +5,7 @@
 
 import { BenchClient, now } from './client.js'
 import { LagMonitor } from './lag.js'
+import { replayTypingTrace } from './trace.js'
 import * as Y from 'yjs'
 
 const POLL_MS = 25
@@ -217,14 +218,18 @@ async function lateJoin ({ joiners }) {
   reply({ type: 'latejoin', digests })
 }
 
-// Give a note a long history before a join storm: many small edits from one client, then
-// wait (bounded) until a fresh client receives all of it from the server.
-async function prefill ({ url, headers, clientID, edits, chars, timeoutMs = 120000 }) {
+// Give a note a long history before a join storm, then wait (bounded) until a fresh client
+// receives all of it from the server. Either `trace` (a B4-sized editing trace, replayed
+// offline and sent as the seeder's sync step 2, as a client that edited offline would) or
+// `edits` × `chars` (small live edits).
+async function prefill ({ url, headers, clientID, edits, chars, trace, timeoutMs = 120000 }) {
   const started = now()
   const seeder = new BenchClient({ index: -1000, clientID, url, headers, awareness: false })
+  let replayed = null
   try {
+    if (trace) replayed = replayTypingTrace(seeder.doc, seeder.text, trace)
     await seeder.connect(scenario.connectTimeoutMs || 20000)
-    for (let i = 0; i < edits; i++) {
+    for (let i = 0; !trace && i < edits; i++) {
       seeder.edit(chars, false)
       // Let the socket drain now and then rather than queueing everything at once.
       if (i % 100 === 99) while (seeder.ws.bufferedAmount > 0 && now() - started < timeoutMs) await sleep(5)
@@ -244,7 +249,7 @@ async function prefill ({ url, headers, clientID, edits, chars, timeoutMs = 1200
       await sleep(500)
     }
     const update = Y.encodeStateAsUpdate(seeder.doc).length
-    reply({ type: 'prefilled', ok: seen === want, textLength: want, updateBytes: update, ms: now() - started, error: seen === want ? null : `server had ${seen} of ${want} characters` })
+    reply({ type: 'prefilled', ok: seen === want, textLength: want, updateBytes: update, trace: replayed, ms: now() - started, error: seen === want ? null : `server had ${seen} of ${want} characters` })
   } catch (err) {
     reply({ type: 'prefilled', ok: false, error: String(err.message || err) })
   }

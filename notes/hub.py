@@ -352,7 +352,7 @@ class Hub:
             else:
                 self._check_size(room, update)
                 try:
-                    _apply(room.doc, update)
+                    changed = _apply(room.doc, update)
                 except protocol.ProtocolError:
                     # Yrs can refuse an update after integrating part of it. What it left in
                     # the document is kept as the sender's edit, stored and passed on, so that
@@ -361,7 +361,13 @@ class Hub:
                         self._enqueue(room, peer, room.doc.get_update(before))
                     raise
                 after = room.doc.get_state()
-                if not shape.integrated_exactly(before_clocks, yupdate.decode_state_vector(after)):
+                if not changed:
+                    # Nothing new: a client answering our step 1 sends its whole delete set,
+                    # and structs that wait for a dependency change nothing yet.
+                    update = documents.EMPTY_UPDATE
+                elif not shape.integrated_exactly(
+                    before_clocks, yupdate.decode_state_vector(after)
+                ):
                     # Part of it waits for a dependency, or it brought in structs that were
                     # waiting. Store and pass on exactly what the document gained (never the
                     # change Yrs observes, which leaves out structs that waited). What still
@@ -914,7 +920,7 @@ class Hub:
         room.heal_after, room.heal_through = room.heal_through, stored.through
         if room.closed or not stored.updates:
             return
-        if _changes_document(room.doc, stored.updates):
+        if _apply(room.doc, *stored.updates):
             # What we missed, as stored (see document_update for why not the observed change).
             missed = _merge(stored.updates)
             room.text_bytes_bound += len(missed)
@@ -955,18 +961,9 @@ def _merge(updates: list[bytes]) -> bytes:
     return updates[0] if len(updates) == 1 else merge_updates(*updates)
 
 
-def _apply(doc: Doc, update: bytes) -> None:
-    """Apply a client's update; what pycrdt refuses (or a Yrs panic) is a protocol error."""
-    try:
-        doc.apply_update(update)
-    except BaseException as exc:
-        if not documents.update_apply_failed(exc):
-            raise
-        raise protocol.ProtocolError("update could not be applied") from None
-
-
-def _changes_document(doc: Doc, updates: list[bytes]) -> bool:
-    """Apply stored updates; return whether any of them changed the document."""
+def _apply(doc: Doc, *updates: bytes) -> bool:
+    """Apply updates; return whether the document changed. What pycrdt refuses (or a Yrs
+    panic) is a protocol error."""
     changed = False
 
     def seen(_event) -> None:
@@ -977,6 +974,10 @@ def _changes_document(doc: Doc, updates: list[bytes]) -> bool:
     try:
         for update in updates:
             doc.apply_update(update)
+    except BaseException as exc:
+        if not documents.update_apply_failed(exc):
+            raise
+        raise protocol.ProtocolError("update could not be applied") from None
     finally:
         doc.unobserve(subscription)
     return changed

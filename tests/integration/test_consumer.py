@@ -222,6 +222,32 @@ async def test_an_edit_that_arrives_before_its_dependency_is_stored_and_sent_onc
         await client.close()
 
 
+async def test_a_resync_answer_that_repeats_the_delete_set_stores_and_sends_nothing(
+    asgi_app, shared_note, cookie
+):
+    """Stock clients answer the server's periodic step 1 with everything it lacks plus their
+    whole delete set. When that holds nothing new it must not reach the log or anyone else
+    (on a long-edited note the delete set is large, and every client answers every 20 s)."""
+    editor = await _client(asgi_app, shared_note, cookie)
+    watcher = await _client(asgi_app, shared_note, cookie)
+    assert await editor.until(lambda: editor.text == "hello\n")
+    await editor.edit(lambda doc: documents.text_set(doc, "help\n"))  # deletes "lo"
+    assert await watcher.until(lambda: watcher.text == "help\n")
+    assert await editor.until(lambda: editor.saved == editor.sent)
+    rows = await _log_count(shared_note)
+    received = watcher.updates_received
+    answer = editor.doc.get_update(watcher.doc.get_state())  # no structs, the delete set
+    assert answer != documents.EMPTY_UPDATE
+    await editor.send(protocol.encode_sync_step2(answer))
+    editor.sent += 1
+    assert await editor.until(lambda: editor.saved == editor.sent)
+    await watcher.pump(0.3)
+    assert await _log_count(shared_note) == rows
+    assert watcher.updates_received == received
+    await editor.close()
+    await watcher.close()
+
+
 async def test_an_update_yrs_refuses_halfway_stays_consistent_everywhere(
     asgi_app, shared_note, cookie
 ):

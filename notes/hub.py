@@ -131,7 +131,6 @@ class Room:
     next_resync: float = 0.0
     in_flight: int = 0  # updates queued or being committed
     unstored: int = 0  # log entries appended since the last compaction
-    text_refresh: asyncio.TimerHandle | None = None
     compacting: bool = False
     unload: asyncio.TimerHandle | None = None
     closed: bool = False
@@ -158,6 +157,10 @@ class Hub:
         self.rooms: dict[uuid.UUID, Room] = {}
         self.listeners: dict[int, dict[int, ListPeer]] = {}  # user id -> open notes lists
         self._user_sockets: dict[int, int] = {}  # user id -> note sockets in this process
+        # Notes whose text mirror is behind their document, refreshed together (see
+        # _schedule_text_refresh).
+        self._text_dirty: dict[uuid.UUID, Room] = {}
+        self._text_refresh: asyncio.TimerHandle | None = None
         self.channel: str | None = None
         self.layer = get_channel_layer()
         self._queue: list[Pending] = []
@@ -306,10 +309,8 @@ class Hub:
         room.closed = True
         if self.rooms.get(room.note_id) is room:
             del self.rooms[room.note_id]
-        if room.text_refresh is not None:
-            room.text_refresh.cancel()
-            room.text_refresh = None
-            await self._refresh_text(room)
+        if self._text_dirty.pop(room.note_id, None) is not None:
+            await self._refresh_texts([room])
         if room.unstored and not room.compacting:
             await self._compact(room)
         with contextlib.suppress(Exception):
@@ -579,29 +580,43 @@ class Hub:
     # --- derived state: text mirror and compaction ------------------------------------------
 
     def _schedule_text_refresh(self, room: Room) -> None:
-        if room.text_refresh is None:
-            room.text_refresh = asyncio.get_running_loop().call_later(
-                TEXT_REFRESH_DELAY, lambda: asyncio.create_task(self._refresh_text(room))
+        """Refresh the note's search and list mirror within TEXT_REFRESH_DELAY: every note
+        changed meanwhile in one transaction, not one commit a note (with many busy notes,
+        those commits queued keystrokes behind them on the persist thread)."""
+        self._text_dirty[room.note_id] = room
+        if self._text_refresh is None:
+            self._text_refresh = asyncio.get_running_loop().call_later(
+                TEXT_REFRESH_DELAY, lambda: asyncio.create_task(self._refresh_dirty_texts())
             )
 
-    async def _refresh_text(self, room: Room) -> None:
-        room.text_refresh = None
-        try:
-            await self._db(
-                services.note_text_refresh,
-                write=True,
-                note_id=room.note_id,
-                text=documents.doc_text(room.doc),
-                title=documents.doc_title(room.doc),
-            )
-            listing = await self._db(selectors.note_listing, note_id=room.note_id)
-        except Exception:
-            logger.exception("text refresh failed", extra={"note": str(room.note_id)})
+    async def _refresh_dirty_texts(self) -> None:
+        self._text_refresh = None
+        rooms, self._text_dirty = list(self._text_dirty.values()), {}
+        await self._refresh_texts([room for room in rooms if not room.closed])
+
+    async def _refresh_texts(self, rooms: list[Room]) -> None:
+        if not rooms:
             return
-        if listing is not None:
-            await broadcast.send_user_notes(
-                user_ids=room.audience, event={"kind": "note", "note": listing}
+        mirrors = [
+            services.TextMirror(
+                room.note_id, documents.doc_text(room.doc), documents.doc_title(room.doc)
             )
+            for room in rooms
+        ]
+        try:
+            await self._db(services.notes_text_refresh, write=True, mirrors=mirrors)
+            listings = await self._db(
+                selectors.note_listings, note_ids=[room.note_id for room in rooms]
+            )
+        except Exception:
+            logger.exception("text refresh failed", extra={"notes": len(rooms)})
+            return
+        for room in rooms:
+            listing = listings.get(room.note_id)
+            if listing is not None:
+                await broadcast.send_user_notes(
+                    user_ids=room.audience, event={"kind": "note", "note": listing}
+                )
 
     async def _compact(self, room: Room) -> None:
         room.compacting = True

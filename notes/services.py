@@ -193,6 +193,22 @@ def note_text_refresh(*, note_id, text: str, title: str | None = None) -> None:
     Note.objects.filter(pk=note_id).update(**fields)
 
 
+@dataclass(frozen=True)
+class TextMirror:
+    """A note's text and title as its live document has them now."""
+
+    note_id: object
+    text: str
+    title: str | None
+
+
+def notes_text_refresh(*, mirrors: Sequence[TextMirror]) -> None:
+    """Refresh the text mirrors of many notes in one transaction (one commit, not one each)."""
+    with transaction.atomic():
+        for mirror in mirrors:
+            note_text_refresh(note_id=mirror.note_id, text=mirror.text, title=mirror.title)
+
+
 def note_compact(*, note_id) -> int:
     """Fold the note's log into its snapshot; return how many log entries were folded.
 

@@ -42,24 +42,11 @@ const SYNC_UPDATE = 2
 const MSG_SAVED = 100 // ours: "n of your document messages are durable" (only with ?acks=1)
 const MSG_ACCESS = 101 // ours: "your role is r" (only with ?acks=1)
 
-function readVarUint (bytes, pos) {
-  let value = 0
-  let shift = 0
-  while (pos < bytes.length) {
-    const byte = bytes[pos++]
-    value += (byte & 0x7f) * 2 ** shift
-    if (byte < 0x80) return [value, pos]
-    shift += 7
-  }
-  return [-1, pos]
-}
-
 /** Whether the server counts this outgoing frame (sync step 2 and update, as notes.hub does). */
 function counted (data) {
-  const bytes = data instanceof Uint8Array ? data : new Uint8Array(data)
-  const [type, at] = readVarUint(bytes, 0)
-  if (type !== MSG_SYNC) return false
-  const [sub] = readVarUint(bytes, at)
+  const decoder = decoding.createDecoder(data instanceof Uint8Array ? data : new Uint8Array(data))
+  if (decoding.readVarUint(decoder) !== MSG_SYNC) return false
+  const sub = decoding.readVarUint(decoder)
   return sub === SYNC_STEP2 || sub === SYNC_UPDATE
 }
 

@@ -291,7 +291,7 @@ def main(argv=None) -> int:
     )
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="typing and ping-pong only (default)")
-    size.add_argument("--full", action="store_true", help="every scenario (about 25 minutes)")
+    size.add_argument("--full", action="store_true", help="every scenario (about 20 minutes)")
     parser.add_argument("--only", action="append", default=[], help="run only this scenario key")
     parser.add_argument(
         "--db", choices=["sqlite", "postgres"], default="sqlite", help="our database"

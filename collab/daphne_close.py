@@ -17,15 +17,15 @@ def install() -> None:
     """Patch daphne's WebSocket protocol once; called when the ASGI application is built."""
     from daphne.ws_protocol import WebSocketProtocol
 
-    daphne_close = WebSocketProtocol.serverClose
-    if getattr(daphne_close, "sends_protocol_codes", False):
+    original = WebSocketProtocol.serverClose
+    if getattr(original, "sends_protocol_codes", False):
         return
 
     def server_close(self, code=None):
         if code in PROTOCOL_CLOSE_CODES:
             self.sendCloseFrame(code=code, isReply=False)
         else:
-            daphne_close(self, code)
+            original(self, code)
 
     server_close.sends_protocol_codes = True
     WebSocketProtocol.serverClose = server_close

@@ -361,13 +361,12 @@ class Hub:
                     if room.doc.get_state() != before:
                         self._enqueue(room, peer, room.doc.get_update(before))
                     raise
-                after = room.doc.get_state()
                 if not changed:
                     # Nothing new: a client answering our step 1 sends its whole delete set,
                     # and structs that wait for a dependency change nothing yet.
                     update = documents.EMPTY_UPDATE
                 elif not shape.integrated_exactly(
-                    before_clocks, yupdate.decode_state_vector(after)
+                    before_clocks, yupdate.decode_state_vector(room.doc.get_state())
                 ):
                     # Part of it waits for a dependency, or it brought in structs that were
                     # waiting. Store and pass on exactly what the document gained (never the

@@ -44,8 +44,7 @@ def note_audience(*, note_id) -> list[int]:
 
 def note_listing(*, note_id) -> dict | None:
     """How the note appears in a notes list (the live list's "note" event)."""
-    note = Note.objects.select_related("owner").filter(pk=note_id).first()
-    return None if note is None else _listing(note)
+    return next(iter(note_listings(note_ids=[note_id]).values()), None)
 
 
 def note_listings(*, note_ids) -> dict:

@@ -30,6 +30,20 @@ HUBS_GROUP = "notes-hubs"
 EXTERNAL_ORIGIN = "external"
 
 
+async def _group_send(group: str, message: dict) -> None:
+    """Send to a group, trying twice.
+
+    After Redis restarts, a pooled connection is dead until a command on it fails; without a
+    second try that message would wait for the next heal (seconds). Every message here is safe
+    to deliver twice: updates apply idempotently, and the rest restate a current state.
+    """
+    layer = get_channel_layer()
+    try:
+        await layer.group_send(group, message)
+    except Exception:
+        await layer.group_send(group, message)
+
+
 def note_group(note_id) -> str:
     """The note's group name: ASCII and well under Channels' 100-character limit."""
     digest = hashlib.blake2s(str(note_id).encode(), digest_size=16).hexdigest()
@@ -38,7 +52,7 @@ def note_group(note_id) -> str:
 
 async def send_note_update(*, note_id, origin: str, seq: int, update: bytes) -> None:
     """Fan a committed update out to every process that has the note loaded."""
-    await get_channel_layer().group_send(
+    await _group_send(
         note_group(note_id),
         {"type": NOTE_UPDATE, "note": str(note_id), "origin": origin, "seq": seq, "update": update},
     )
@@ -46,7 +60,7 @@ async def send_note_update(*, note_id, origin: str, seq: int, update: bytes) -> 
 
 async def send_note_awareness(*, note_id, origin: str, payload: bytes) -> None:
     """Fan an awareness update (presence, cursors) out to every process with the note loaded."""
-    await get_channel_layer().group_send(
+    await _group_send(
         note_group(note_id),
         {"type": NOTE_AWARENESS, "note": str(note_id), "origin": origin, "payload": payload},
     )
@@ -54,15 +68,13 @@ async def send_note_awareness(*, note_id, origin: str, payload: bytes) -> None:
 
 async def send_note_presence_query(*, note_id, origin: str) -> None:
     """Ask the other processes with the note loaded to announce their clients' presence."""
-    await get_channel_layer().group_send(
+    await _group_send(
         note_group(note_id), {"type": NOTE_PRESENCE_QUERY, "note": str(note_id), "origin": origin}
     )
 
 
 async def send_note_deleted(*, note_id) -> None:
-    await get_channel_layer().group_send(
-        note_group(note_id), {"type": NOTE_DELETED, "note": str(note_id)}
-    )
+    await _group_send(note_group(note_id), {"type": NOTE_DELETED, "note": str(note_id)})
 
 
 def user_group(user_id: int) -> str:
@@ -72,28 +84,25 @@ def user_group(user_id: int) -> str:
 
 async def send_user_notes(*, user_ids, event: dict) -> None:
     """Tell these users' open notes lists about a note (appeared, changed, gone, who edits)."""
-    layer = get_channel_layer()
     for user_id in set(user_ids):
-        await layer.group_send(
+        await _group_send(
             user_group(user_id), {"type": USER_NOTES, "user": user_id, "event": event}
         )
 
 
 async def send_presence_query(*, user_id: int) -> None:
-    await get_channel_layer().group_send(HUBS_GROUP, {"type": PRESENCE_QUERY, "user": user_id})
+    await _group_send(HUBS_GROUP, {"type": PRESENCE_QUERY, "user": user_id})
 
 
 async def send_note_access(*, note_id, user_ids: list[int]) -> None:
     """These users' rights on the note changed: their open sockets must follow."""
-    await get_channel_layer().group_send(
+    await _group_send(
         note_group(note_id), {"type": NOTE_ACCESS, "note": str(note_id), "users": user_ids}
     )
 
 
 async def send_session_ended(*, session_key: str) -> None:
-    await get_channel_layer().group_send(
-        HUBS_GROUP, {"type": SESSION_ENDED, "session": session_key}
-    )
+    await _group_send(HUBS_GROUP, {"type": SESSION_ENDED, "session": session_key})
 
 
 def note_access_changed(*, note_id, user_ids: list[int]) -> None:

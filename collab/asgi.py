@@ -19,7 +19,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.sessions import CookieMiddleware  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from collab import daphne_close  # noqa: E402
+from collab import daphne_patches  # noqa: E402
 from collab.origins import SameOriginValidator  # noqa: E402
 from collab.sessions import ReadOnlySessionMiddleware  # noqa: E402
 from notes.routing import websocket_urlpatterns  # noqa: E402
@@ -29,7 +29,7 @@ if not settings.REDIS_URL:
         "REDIS_URL is unset: in-memory channel layer, single-process only"
     )
 
-daphne_close.install()
+daphne_patches.install()
 
 application = ProtocolTypeRouter(
     {

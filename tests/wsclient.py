@@ -41,8 +41,14 @@ def awareness_clients(frame: bytes, present: dict) -> None:
 class SilentSocket:
     """Completes the handshake, sends frames, then never reads or answers a ping again."""
 
-    def __init__(self, server, note_id, cookie):
-        self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    def __init__(self, server, note_id, cookie, *, receive_buffer: int | None = None):
+        self.sock = socket.socket()
+        if receive_buffer is not None:
+            # Before connecting, so that the TCP window the server sees stays this small.
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        self.sock.settimeout(5)
+        self.sock.connect(("127.0.0.1", server.port))
+        self.pending = b""
         key = base64.b64encode(os.urandom(16)).decode()
         request = (
             f"GET /ws/notes/{note_id}/ HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
@@ -60,6 +66,42 @@ class SilentSocket:
             response += chunk
         if not response.startswith(b"HTTP/1.1 101"):
             raise ConnectionError(response[:200])
+        self.pending = response.split(b"\r\n\r\n", 1)[1]
+
+    def read_frames(self, *, idle: float = 2.0) -> list[bytes]:
+        """Read until the server has sent nothing for `idle` seconds; return the payloads of
+        the whole frames received, in order. A frame the server garbled (bad opcode, bits that
+        are not the start of a frame) raises."""
+        self.sock.settimeout(idle)
+        with contextlib.suppress(TimeoutError):
+            while chunk := self.sock.recv(1 << 16):
+                self.pending += chunk
+        frames = []
+        while (frame := self._next_frame()) is not None:
+            opcode, payload = frame
+            if opcode == 0x2:
+                frames.append(payload)
+        return frames
+
+    def _next_frame(self) -> tuple[int, bytes] | None:
+        data = self.pending
+        if len(data) < 2:
+            return None
+        first, second = data[0], data[1]
+        if first & 0x70 or second & 0x80:
+            raise ValueError(f"not a server frame header: {data[:2].hex()}")
+        length, pos = second & 0x7F, 2
+        if length == 126:
+            (length,), pos = struct.unpack(">H", data[2:4]), 4
+        elif length == 127:
+            (length,), pos = struct.unpack(">Q", data[2:10]), 10
+        if len(data) < pos + length:
+            return None
+        opcode = first & 0x0F
+        if opcode not in (0x2, 0x9):  # binary data, or a ping from daphne
+            raise ValueError(f"unexpected opcode {opcode}")
+        self.pending = data[pos + length :]
+        return opcode, data[pos : pos + length]
 
     def send_binary(self, payload: bytes) -> None:
         mask = os.urandom(4)

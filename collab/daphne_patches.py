@@ -1,0 +1,90 @@
+"""
+Three corrections to how daphne (on Twisted and autobahn) sends WebSocket frames, installed
+once when the ASGI application is built. Each keeps daphne's behaviour for everything else.
+
+Close codes 1009 and 1011. RFC 6455 (section 7.4.1) defines 1009 (message too big) and 1011
+(unexpected condition) for an endpoint to send, and the app relies on both: 1009 refuses an
+oversized message (the editor treats it as final), and 1011 makes a client reconnect and resync
+after the server lost what it held in memory. daphne hands an ASGI close straight to autobahn's
+`sendClose`, which accepts only 1000 and 3000-4999 from applications and raises otherwise, so
+the socket stayed open and the client never learnt why. For those two codes the close frame is
+sent the way autobahn sends its own.
+
+Outgoing message size. daphne's `--websocket_max_message_size` (1 MiB by default) guards what
+clients may send, but autobahn applies it to what the server sends as well: a joiner of a note
+whose document encodes to more than 1 MiB (a note near NOTES_MAX_NOTE_BYTES, with its history)
+got an exception instead of the note. What the app sends is bounded by its own limits, so the
+cap is lifted for sends; incoming messages are still refused above it (and above
+NOTES_MAX_MESSAGE_BYTES, notes/consumers.py).
+
+Writes go out at once. Twisted's TCP transport never writes in `write()`: it queues the bytes,
+asks the reactor to watch the socket for writability (an epoll_ctl call), sends on the reactor's
+next turn, then stops watching (another epoll_ctl). That was every frame the hub fans out: a
+keystroke in a note with 20 open sockets cost 40 epoll_ctl calls and a trip round the event
+loop before anyone received it. Now a write goes straight to the socket when nothing is queued
+before it, as asyncio's transports do. Whatever the kernel does not take (its buffer is full, or
+the connection failed) is queued exactly as before, so order, flow control and error handling
+stay Twisted's.
+"""
+
+PROTOCOL_CLOSE_CODES = frozenset({1009, 1011})
+
+
+def install() -> None:
+    """Apply the three patches; safe to call more than once."""
+    from daphne.ws_protocol import WebSocketProtocol
+    from twisted.internet import tcp
+
+    if getattr(WebSocketProtocol.serverClose, "patched_by_collab", False):
+        return
+    WebSocketProtocol.serverClose = _close_with_protocol_codes(WebSocketProtocol.serverClose)
+    WebSocketProtocol.serverSend = _send_without_size_cap(WebSocketProtocol.serverSend)
+    tcp.Connection.write = _write_through(tcp.Connection.write)
+
+
+def _close_with_protocol_codes(original):
+    def server_close(self, code=None):
+        if code in PROTOCOL_CLOSE_CODES:
+            self.sendCloseFrame(code=code, isReply=False)
+        else:
+            original(self, code)
+
+    server_close.patched_by_collab = True
+    return server_close
+
+
+def _send_without_size_cap(original):
+    def server_send(self, content, binary=False):
+        # autobahn reads the cap on each message; incoming frames are parsed on this same
+        # thread, never during a send, so lifting it here affects sends only.
+        cap, self.maxMessagePayloadSize = self.maxMessagePayloadSize, 0
+        try:
+            original(self, content, binary)
+        finally:
+            self.maxMessagePayloadSize = cap
+
+    return server_send
+
+
+def _write_through(original):
+    def write(self, data):
+        if (
+            isinstance(data, bytes)
+            and data
+            and not self.TLS  # TLS started on this connection: Twisted encrypts first
+            and self.connected
+            and not self.disconnecting
+            and not self._writeDisconnected
+            and not self._tempDataLen
+            and self.offset == len(self.dataBuffer)
+        ):
+            # Nothing is waiting to go out, so this data is next in order. writeSomeData sends
+            # what the kernel takes (at most SEND_LIMIT): a count, 0, or an error object.
+            sent = self.writeSomeData(data)
+            if isinstance(sent, int) and sent > 0:
+                if sent == len(data):
+                    return
+                data = data[sent:]
+        original(self, data)
+
+    return write

@@ -861,6 +861,8 @@ class Hub:
         if not pending:
             return
         started = time.monotonic()
+        # Changes that arrive while this flush awaits the channel layer wait for the next one.
+        room.awareness_next = started + AWARENESS_INTERVAL
         payload = protocol.encode_awareness_payload([entry for entry, _ in pending.values()])
         if not room.closed:
             everything = protocol.encode_awareness(payload)

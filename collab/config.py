@@ -95,7 +95,7 @@ def channel_layers_config(redis_url: str | None) -> dict:
         # hub's channel is the only one in use, so a global capacity does the same job.
         return {
             "default": {
-                "BACKEND": "channels.layers.InMemoryChannelLayer",
+                "BACKEND": "collab.layers.InMemoryChannelLayer",
                 "CONFIG": {"capacity": HUB_CHANNEL_CAPACITY},
             }
         }

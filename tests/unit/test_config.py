@@ -44,7 +44,7 @@ def test_unsupported_database_url_is_a_clear_error():
 
 def test_no_redis_means_in_memory_layer():
     layers = config.channel_layers_config("")
-    assert layers["default"]["BACKEND"] == "channels.layers.InMemoryChannelLayer"
+    assert layers["default"]["BACKEND"] == "collab.layers.InMemoryChannelLayer"
 
 
 def test_redis_url_means_channels_redis_without_socket_timeout():

@@ -99,15 +99,20 @@ def note_delete(*, note: Note) -> None:
 
 
 def note_state_load(*, note_id) -> StoredState:
-    """Everything stored for a note: its snapshot, then its log in id order."""
-    with transaction.atomic():
-        snapshot = Note.objects.filter(pk=note_id).values_list("crdt_snapshot", flat=True).first()
-        rows = list(
-            NoteUpdate.objects.filter(note_id=note_id).order_by("id").values_list("id", "data")
-        )
+    """Everything stored for a note: its snapshot, then its log in id order.
+
+    No transaction: the log is read before the snapshot, so a compaction that commits in
+    between (folding rows into the snapshot and deleting them) leaves those rows in both,
+    which is harmless, and never in neither. On SQLite a transaction would also take the write
+    lock (BEGIN IMMEDIATE) and make the persister wait behind a read.
+    """
+    rows = list(NoteUpdate.objects.filter(note_id=note_id).order_by("id").values_list("id", "data"))
+    snapshot, snapshot_through = Note.objects.filter(pk=note_id).values_list(
+        "crdt_snapshot", "snapshot_through"
+    ).first() or (None, 0)
     updates = [bytes(snapshot)] if snapshot else []
     updates.extend(bytes(data) for _, data in rows)
-    return StoredState(updates=updates, through=rows[-1][0] if rows else 0)
+    return StoredState(updates=updates, through=max([snapshot_through, *(r[0] for r in rows)]))
 
 
 def note_current_text(*, note_id) -> str:
@@ -119,23 +124,24 @@ def note_updates_since(*, note_id, after: int) -> StoredState:
     """Log entries after id `after`, led by the snapshot if compaction has folded in newer ones.
 
     Used by processes catching up on fan-out messages they may have missed. Applying an update
-    twice is harmless, so callers may pass a cautious `after`.
+    twice is harmless, so callers may pass a cautious `after`. No transaction, for the reasons
+    in note_state_load: the log is read first, and a snapshot read later only holds more.
     """
-    with transaction.atomic():
-        snapshot_through = (
-            Note.objects.filter(pk=note_id).values_list("snapshot_through", flat=True).first()
-        )
-        if snapshot_through is None:
-            return StoredState(updates=[], through=after)
-        updates: list[bytes] = []
-        if snapshot_through > after:
-            snapshot = Note.objects.filter(pk=note_id).values_list("crdt_snapshot", flat=True)[0]
+    rows = list(
+        NoteUpdate.objects.filter(note_id=note_id, id__gt=after)
+        .order_by("id")
+        .values_list("id", "data")
+    )
+    snapshot_through = (
+        Note.objects.filter(pk=note_id).values_list("snapshot_through", flat=True).first()
+    )
+    if snapshot_through is None:
+        return StoredState(updates=[], through=after)
+    updates: list[bytes] = []
+    if snapshot_through > after:
+        snapshot = Note.objects.filter(pk=note_id).values_list("crdt_snapshot", flat=True).first()
+        if snapshot:
             updates.append(bytes(snapshot))
-        rows = list(
-            NoteUpdate.objects.filter(note_id=note_id, id__gt=after)
-            .order_by("id")
-            .values_list("id", "data")
-        )
     updates.extend(bytes(data) for _, data in rows)
     return StoredState(
         updates=updates, through=max([after, snapshot_through, *(r[0] for r in rows)])
@@ -183,14 +189,7 @@ _INSERT_UPDATE_SQL = (
 
 def note_text_refresh(*, note_id, text: str, title: str | None = None) -> None:
     """Mirror the document's text (and title, if the document has one) for search and lists."""
-    fields = {
-        "content_text": text,
-        "preview": " ".join(text.split())[:PREVIEW_LENGTH],
-        "updated_at": timezone.now(),
-    }
-    if title is not None:
-        fields["title"] = _clean_title(title)
-    Note.objects.filter(pk=note_id).update(**fields)
+    notes_text_refresh(mirrors=[TextMirror(note_id, text, title)])
 
 
 @dataclass(frozen=True)
@@ -203,10 +202,35 @@ class TextMirror:
 
 
 def notes_text_refresh(*, mirrors: Sequence[TextMirror]) -> None:
-    """Refresh the text mirrors of many notes in one transaction (one commit, not one each)."""
-    with transaction.atomic():
-        for mirror in mirrors:
-            note_text_refresh(note_id=mirror.note_id, text=mirror.text, title=mirror.title)
+    """Refresh the text mirrors of many notes in one transaction (one commit, not one each).
+
+    The hub refreshes every busy note each second on the persist thread, where keystrokes wait
+    behind it: so one prepared UPDATE run for all rows (with the title, and without it for
+    documents that have none) rather than the ORM's per-row query building, about ten times
+    faster.
+    """
+    if not mirrors:
+        return
+    updated_at = connection.ops.adapt_datetimefield_value(timezone.now())
+    pk_field = Note._meta.pk
+    with_title, without_title = [], []
+    for mirror in mirrors:
+        row = [mirror.text, " ".join(mirror.text.split())[:PREVIEW_LENGTH], updated_at]
+        if mirror.title is not None:
+            row.append(_clean_title(mirror.title))
+        row.append(pk_field.get_db_prep_value(mirror.note_id, connection))
+        (with_title if mirror.title is not None else without_title).append(row)
+    with transaction.atomic(), connection.cursor() as cursor:
+        if with_title:
+            cursor.executemany(_MIRROR_SQL.format(title=", title = %s"), with_title)
+        if without_title:
+            cursor.executemany(_MIRROR_SQL.format(title=""), without_title)
+
+
+_MIRROR_SQL = (
+    f"UPDATE {Note._meta.db_table} SET content_text = %s, preview = %s, updated_at = %s{{title}}"
+    f" WHERE {Note._meta.pk.column} = %s"
+)
 
 
 def note_compact(*, note_id) -> int:

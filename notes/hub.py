@@ -49,6 +49,8 @@ UNLOAD_GRACE = settings.NOTES_UNLOAD_GRACE
 TEXT_REFRESH_DELAY = settings.NOTES_TEXT_REFRESH_DELAY
 COMPACT_EVERY = settings.NOTES_COMPACT_EVERY
 AWARENESS_INTERVAL = settings.NOTES_AWARENESS_INTERVAL
+# Notes whose text mirrors are written in one transaction (see _refresh_texts).
+TEXT_REFRESH_CHUNK = 20
 # Fault injection for tests: the share of incoming fan-out messages to drop (0 in production).
 FAULT_DROP_FANOUT = settings.NOTES_FAULT_DROP_FANOUT
 AWARENESS_TIMEOUT = 30.0
@@ -594,8 +596,12 @@ class Hub:
         await self._refresh_texts([room for room in rooms if not room.closed])
 
     async def _refresh_texts(self, rooms: list[Room]) -> None:
-        if not rooms:
-            return
+        """Write the mirrors of `rooms`, a few notes per transaction: on the persist thread,
+        keystroke commits queued meanwhile go between them instead of waiting for all."""
+        for start in range(0, len(rooms), TEXT_REFRESH_CHUNK):
+            await self._refresh_text_chunk(rooms[start : start + TEXT_REFRESH_CHUNK])
+
+    async def _refresh_text_chunk(self, rooms: list[Room]) -> None:
         mirrors = [
             services.TextMirror(
                 room.note_id, documents.doc_text(room.doc), documents.doc_title(room.doc)

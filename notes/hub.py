@@ -49,6 +49,7 @@ UNLOAD_GRACE = settings.NOTES_UNLOAD_GRACE
 TEXT_REFRESH_DELAY = settings.NOTES_TEXT_REFRESH_DELAY
 COMPACT_EVERY = settings.NOTES_COMPACT_EVERY
 AWARENESS_INTERVAL = settings.NOTES_AWARENESS_INTERVAL
+EMPTY_STATE_VECTOR = b"\x00"  # a client that has nothing yet
 # Notes whose text mirrors are written in one transaction (see _refresh_texts).
 TEXT_REFRESH_CHUNK = 20
 # Fault injection for tests: the share of incoming fan-out messages to drop (0 in production).
@@ -140,6 +141,15 @@ class Room:
     next_presence: float = 0.0
     presence_timer: asyncio.TimerHandle | None = None
     text_bytes_bound: int = 0  # the text's UTF-8 size is at most this (see _check_size)
+    # The whole document encoded, for joiners that have nothing yet (see sync_step1); None
+    # once the document changes.
+    full_update: bytes | None = None
+
+    def __post_init__(self) -> None:
+        self.doc.observe(self._changed)
+
+    def _changed(self, _event) -> None:
+        self.full_update = None
 
 
 @dataclass
@@ -334,10 +344,17 @@ class Hub:
     async def sync_step1(self, peer: Peer, state_vector: bytes) -> None:
         """A client sent its state vector: answer with everything it lacks."""
         room = self._room_of(peer)
-        try:
-            missing = room.doc.get_update(state_vector)
-        except ValueError:
-            raise protocol.ProtocolError("invalid state vector") from None
+        if state_vector == EMPTY_STATE_VECTOR:
+            # A new joiner: in a join storm on a large note, every one of them asks for the
+            # same whole document, which Yrs would encode again each time.
+            if room.full_update is None:
+                room.full_update = room.doc.get_update(state_vector)
+            missing = room.full_update
+        else:
+            try:
+                missing = room.doc.get_update(state_vector)
+            except ValueError:
+                raise protocol.ProtocolError("invalid state vector") from None
         await peer.send_frame(protocol.encode_sync_step2(missing))
 
     async def document_update(self, peer: Peer, update: bytes) -> None:

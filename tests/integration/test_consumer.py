@@ -5,6 +5,7 @@ import time
 
 import pytest
 from asgiref.sync import sync_to_async
+from pycrdt import Text
 
 from notes import broadcast, documents, protocol
 from notes.models import Note, NoteUpdate
@@ -423,6 +424,30 @@ async def test_awareness_is_coalesced_per_socket(asgi_app, shared_note, cookie, 
     assert b.awareness[222] == '{"cursor":60}'
     await a.close()
     await b.close()
+
+
+async def test_joiners_get_the_document_as_it_is_now_after_every_kind_of_change(
+    asgi_app, shared_note, cookie
+):
+    """Joiners that have nothing share one encoding of the whole document (notes.hub), which
+    must follow every change: an insertion, and a deletion alone, which leaves the state
+    vector as it was."""
+
+    def delete_start(doc):
+        del doc.get(documents.CONTENT, type=Text)[0:3]
+
+    a = await _client(asgi_app, shared_note, cookie)
+    assert await a.until(lambda: a.text == "hello\n")
+    for change in (None, lambda: a.append("world"), lambda: a.edit(delete_start)):
+        if change is not None:
+            await change()
+            assert await a.until(lambda: a.saved == a.sent)
+        expected = a.text
+        joiner = await _client(asgi_app, shared_note, cookie)
+        assert await joiner.until(lambda j=joiner, e=expected: j.text == e), (joiner.text, expected)
+        await joiner.close()
+    assert expected == "lo\nworld"
+    await a.close()
 
 
 async def test_note_survives_reload_without_duplication(asgi_app, shared_note, cookie):

@@ -165,10 +165,12 @@ JOIN_STORM = Scenario(
     measure_ms=1000,
     connect_spread_ms=1000,
     prefill={"trace": B4_TRACE},
-    # A joiner's Yjs applies this note in about 37 ms on this machine: 100 full replicas on two
-    # generator workers would measure the generator. 10 full replicas check the text; the rest
-    # time the server's answer without integrating it.
-    full_clients_per_note=10,
+    # A joiner's Yjs applies this note in about 33 ms on this machine, and even reading its
+    # update metadata takes 8 ms: on two generator workers, 100 of either would measure the
+    # generator (10 full replicas and 90 metadata readers cost it about 1 s of CPU within the
+    # 1 s storm). 2 full replicas check the text; the rest only time the server's answer.
+    full_clients_per_note=2,
+    extra={"otherClientsTrack": "arrival"},
 )
 
 

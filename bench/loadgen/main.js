@@ -36,7 +36,10 @@ const defaults = {
   awareness: true,
   lateJoinNotes: 10,
   pingPongStallMs: 1000,
-  fullClientsPerNote: Infinity
+  fullClientsPerNote: Infinity,
+  // How the other clients follow the note: 'meta' (update clock ranges) or 'arrival' (only
+  // when the server's answer arrives; for scenarios without authors). See client.js.
+  otherClientsTrack: 'meta'
 }
 
 const warn = (line) => process.stderr.write(`WARNING: ${line}\n`)
@@ -69,7 +72,7 @@ function planClients (scenario) {
         headers: headersFor(target, index),
         role,
         // The first fullClientsPerNote clients of a note keep a real replica; see client.js.
-        track: k < scenario.fullClientsPerNote ? 'doc' : 'meta',
+        track: k < scenario.fullClientsPerNote ? 'doc' : scenario.otherClientsTrack,
         rate: scenario.rate,
         pingPongStarter: scenario.mode === 'pingpong' && index === 0,
         spreadOffsetMs: scenario.connectSpreadMs > 0 ? (index / total) * scenario.connectSpreadMs : 0
@@ -155,6 +158,10 @@ function convergence (digests, lateJoins) {
 
 export async function run (scenario) {
   scenario = { ...defaults, ...scenario }
+  if (scenario.otherClientsTrack === 'arrival' && scenario.authorsPerNote > 0) {
+    // Such clients never read edits, so every delivery to them would count as lost.
+    throw new Error("otherClientsTrack 'arrival' is for scenarios without authors")
+  }
   const plan = planClients(scenario)
   const workers = plan.map((_, i) => new Worker(i))
   const result = { name: scenario.name, target: scenario.target.kind, scenario: { ...scenario, target: { kind: scenario.target.kind, notes: scenario.target.urls.length } } }

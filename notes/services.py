@@ -127,16 +127,17 @@ def note_updates_since(*, note_id, after: int) -> StoredState:
     twice is harmless, so callers may pass a cautious `after`. No transaction, for the reasons
     in note_state_load: the log is read first, and a snapshot read later only holds more.
     """
-    rows = list(
-        NoteUpdate.objects.filter(note_id=note_id, id__gt=after)
-        .order_by("id")
-        .values_list("id", "data")
-    )
-    snapshot_through = (
-        Note.objects.filter(pk=note_id).values_list("snapshot_through", flat=True).first()
-    )
-    if snapshot_through is None:
+    # Every open note runs this every few seconds on the hub's read threads, where the ORM's
+    # query building held the interpreter lock the event loop needs: plain SQL, as for appends.
+    note_pk = Note._meta.pk.get_db_prep_value(note_id, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(_UPDATES_SINCE_SQL, [note_pk, after])
+        rows = cursor.fetchall()
+        cursor.execute(_SNAPSHOT_THROUGH_SQL, [note_pk])
+        found = cursor.fetchone()
+    if found is None:
         return StoredState(updates=[], through=after)
+    snapshot_through = found[0]
     updates: list[bytes] = []
     if snapshot_through > after:
         snapshot = Note.objects.filter(pk=note_id).values_list("crdt_snapshot", flat=True).first()
@@ -146,6 +147,15 @@ def note_updates_since(*, note_id, after: int) -> StoredState:
     return StoredState(
         updates=updates, through=max([after, snapshot_through, *(r[0] for r in rows)])
     )
+
+
+_UPDATES_SINCE_SQL = (
+    f"SELECT id, data FROM {NoteUpdate._meta.db_table}"
+    f" WHERE {NoteUpdate._meta.get_field('note').column} = %s AND id > %s ORDER BY id"
+)
+_SNAPSHOT_THROUGH_SQL = (
+    f"SELECT snapshot_through FROM {Note._meta.db_table} WHERE {Note._meta.pk.column} = %s"
+)
 
 
 def note_updates_append(*, entries: Sequence[Append]) -> int:

@@ -541,17 +541,36 @@ def revision_save(*, note: Note, name: str, user) -> NoteRevision:
 
 def revision_checkpoint(*, note_id) -> NoteRevision | None:
     """Take an automatic checkpoint if the note changed since its newest revision, then thin
-    its old checkpoints (notes.history)."""
+    its old checkpoints (notes.history).
+
+    The document is loaded before the note row is locked, since loading a long log is the slow
+    part: on SQLite that lock is the database's write lock, and every keystroke's commit in
+    the process waited behind it (a sweep over idle notes stalled live editing for a second).
+    If the log moved on meanwhile, the document is loaded again under the lock.
+    """
+    stored = note_state_load(note_id=note_id)
+    doc = documents.doc_from_updates(stored.updates)
     with transaction.atomic():
         note = (
             Note.objects.select_for_update()
-            .only("pk", "updated_at", "checkpointed_at")
+            .only("pk", "updated_at", "checkpointed_at", "snapshot_through")
             .filter(pk=note_id)
             .first()
         )
         if note is None or (note.checkpointed_at and note.updated_at <= note.checkpointed_at):
             return None
-        revision = _revision_take(note_id=note_id, kind=NoteRevision.Kind.AUTO)
+        newest = (
+            NoteUpdate.objects.filter(note_id=note_id)
+            .order_by("-id")
+            .values_list("id", flat=True)
+            .first()
+        )
+        through = stored.through
+        if max(newest or 0, note.snapshot_through) > through:
+            doc, through = _note_lock_and_load(note_id)
+        revision = _revision_record(
+            note_id=note_id, doc=doc, through=through, kind=NoteRevision.Kind.AUTO
+        )
         if revision is not None:
             revisions_thin(note_id=note_id)
     return revision

@@ -247,7 +247,7 @@ def _knee(pairs, side) -> str:
     sends it and an arrival when it reads it), so that p95 is an upper bound. A lagged step
     over the limit says more about the generator than the server: it is skipped.
     """
-    skipped, bounded = [], []
+    skipped, bounded, assessed = [], [], None
     for name, *both in pairs:
         r = both[0] if side == "ours" else both[1]
         p95 = _lat(r, "p95")
@@ -261,8 +261,9 @@ def _knee(pairs, side) -> str:
         if over:
             found = name
             break
+        assessed = name
     else:
-        found = f"none up to {pairs[-1][0]}"
+        found = f"none up to {assessed}" if assessed else "not measured"
     notes = []
     if bounded:
         lagged = ", ".join(bounded)

@@ -35,3 +35,8 @@ def test_a_lagged_step_within_the_limit_counts_as_under_the_knee():
 def test_a_lagged_step_over_the_limit_is_skipped_not_blamed_on_the_server():
     knee = _knee(_pairs(_run(5), _run(900, lagged=True), _run(120)), "ours")
     assert knee == "**3** (runs at 2 skipped: generator lagged)"
+
+
+def test_a_skipped_last_step_is_not_claimed():
+    knee = _knee(_pairs(_run(5), _run(60), _run(900, lagged=True)), "ours")
+    assert knee == "**none up to 2** (runs at 3 skipped: generator lagged)"

@@ -548,17 +548,15 @@ def revision_checkpoint(*, note_id) -> NoteRevision | None:
     the process waited behind it (a sweep over idle notes stalled live editing for a second).
     If the log moved on meanwhile, the document is loaded again under the lock.
     """
+    fields = ("pk", "updated_at", "checkpointed_at", "snapshot_through")
+    if not _changed_since_checkpoint(Note.objects.only(*fields).filter(pk=note_id).first()):
+        return None  # nothing to record: do not load the document at all
     stored = note_state_load(note_id=note_id)
     doc = documents.doc_from_updates(stored.updates)
     with transaction.atomic():
-        note = (
-            Note.objects.select_for_update()
-            .only("pk", "updated_at", "checkpointed_at", "snapshot_through")
-            .filter(pk=note_id)
-            .first()
-        )
-        if note is None or (note.checkpointed_at and note.updated_at <= note.checkpointed_at):
-            return None
+        note = Note.objects.select_for_update().only(*fields).filter(pk=note_id).first()
+        if not _changed_since_checkpoint(note):
+            return None  # another process took it meanwhile
         newest = (
             NoteUpdate.objects.filter(note_id=note_id)
             .order_by("-id")
@@ -574,6 +572,12 @@ def revision_checkpoint(*, note_id) -> NoteRevision | None:
         if revision is not None:
             revisions_thin(note_id=note_id)
     return revision
+
+
+def _changed_since_checkpoint(note: Note | None) -> bool:
+    return note is not None and not (
+        note.checkpointed_at and note.updated_at <= note.checkpointed_at
+    )
 
 
 def revisions_checkpoint_due(*, now=None) -> int:

@@ -145,11 +145,11 @@ class Room:
     # once the document changes.
     full_update: bytes | None = None
 
-    def __post_init__(self) -> None:
-        self.doc.observe(self._changed)
-
-    def _changed(self, _event) -> None:
+    def apply(self, *updates: bytes) -> bool:
+        """Apply updates to the loaded document (see _apply); whether it changed. The cached
+        encoding goes first, even if Yrs refuses an update after integrating part of it."""
         self.full_update = None
+        return _apply(self.doc, *updates)
 
 
 @dataclass
@@ -372,7 +372,7 @@ class Hub:
             else:
                 self._check_size(room, update)
                 try:
-                    changed = _apply(room.doc, update)
+                    changed = room.apply(update)
                 except protocol.ProtocolError:
                     # Yrs can refuse an update after integrating part of it. What it left in
                     # the document is kept as the sender's edit, stored and passed on, so that
@@ -725,7 +725,7 @@ class Hub:
                 self.stats["fanout_gaps"] += 1
                 room.next_heal = 0.0  # heal at the next tick
         update = message["update"]
-        room.doc.apply_update(update)
+        room.apply(update)
         room.text_bytes_bound += len(update)
         self.stats["fanout_received"] += 1
         await self._send_all(room, protocol.encode_sync_update(update))
@@ -959,7 +959,7 @@ class Hub:
         room.heal_after, room.heal_through = room.heal_through, stored.through
         if room.closed or not stored.updates:
             return
-        if _apply(room.doc, *stored.updates):
+        if room.apply(*stored.updates):
             # What we missed, as stored (see document_update for why not the observed change).
             missed = _merge(stored.updates)
             room.text_bytes_bound += len(missed)

@@ -8,6 +8,7 @@ from asgiref.sync import sync_to_async
 from pycrdt import Text
 
 from notes import broadcast, documents, protocol
+from notes import hub as hub_module
 from notes.models import Note, NoteUpdate
 from tests.factories import make_note, make_user
 from tests.yclient import YClient, session_cookie
@@ -106,6 +107,32 @@ async def test_edit_reaches_the_other_socket_after_commit_and_is_not_echoed(
     assert a.updates_received == a_updates, "the sender got its own edit back"
     await a.close()
     await b.close()
+
+
+async def test_a_failed_commit_sends_nothing_and_closes_the_note_for_a_clean_resync(
+    asgi_app, shared_note, cookie, monkeypatch
+):
+    from notes import services
+
+    a = await _client(asgi_app, shared_note, cookie)
+    b = await _client(asgi_app, shared_note, cookie)
+    await a.until(lambda: a.text == "hello\n")
+    await b.until(lambda: b.text == "hello\n")
+
+    def refuse(**_kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(services, "note_updates_append", refuse)
+    await a.append("unsaved")
+    assert await a.until(lambda: a.close_code == 1011)
+    assert await b.until(lambda: b.close_code == 1011)
+    assert b.text == "hello\n", "an edit that was never stored reached another client"
+    monkeypatch.undo()
+    # Nothing was stored, and a client that connects now is told exactly that.
+    c = await _client(asgi_app, shared_note, cookie)
+    assert await c.until(lambda: c.text == "hello\n")
+    assert await _stored_text(shared_note) == "hello\n"
+    await c.close()
 
 
 async def test_acks_count_durably_stored_messages(asgi_app, shared_note, cookie):

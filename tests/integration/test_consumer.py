@@ -109,6 +109,47 @@ async def test_edit_reaches_the_other_socket_after_commit_and_is_not_echoed(
     await b.close()
 
 
+async def test_commits_go_on_while_an_earlier_batch_is_being_sent(
+    asgi_app, shared_note, cookie, monkeypatch
+):
+    a = await _client(asgi_app, shared_note, cookie)
+    b = await _client(asgi_app, shared_note, cookie)
+    await a.until(lambda: a.text == "hello\n")
+    await b.until(lambda: b.text == "hello\n")
+    before = await _log_count(shared_note)
+    hub = hub_module.get_hub()
+    send_for_real = hub._fan_out_local
+    sending, release = asyncio.Event(), asyncio.Event()
+
+    async def held_first_send(room, stored):
+        if not sending.is_set():
+            sending.set()
+            await release.wait()
+        await send_for_real(room, stored)
+
+    monkeypatch.setattr(hub, "_fan_out_local", held_first_send)
+    await a.append("one ")
+    assert await a.until(sending.is_set)
+    await a.append("two")
+
+    async def stored_both() -> bool:
+        for _ in range(100):
+            if await _log_count(shared_note) == before + 2:
+                return True
+            await a.pump(0.05)
+        return False
+
+    # The second edit is committed while the first is still on its way out...
+    assert await stored_both()
+    await b.pump(0.2)
+    # ...but nothing overtakes it: B has neither yet.
+    assert b.text == "hello\n"
+    release.set()
+    assert await b.until(lambda: b.text == "hello\none two")
+    await a.close()
+    await b.close()
+
+
 async def test_a_failed_commit_sends_nothing_and_closes_the_note_for_a_clean_resync(
     asgi_app, shared_note, cookie, monkeypatch
 ):

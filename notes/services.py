@@ -13,7 +13,7 @@ import hashlib
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -466,28 +466,47 @@ def api_token_revoke(*, token: ApiToken) -> None:
 # --- history ---------------------------------------------------------------------------------
 
 
-def _revision_record(
-    *, note_id, doc: Doc, through: int, kind: str, name: str = "", user=None, contributors=None
+def _revision_record(*, doc: Doc, **kwargs) -> NoteRevision | None:
+    """Record `doc`, the note's durable document up to log id `through`, as a revision (see
+    _revision_write)."""
+    return _revision_write(
+        text=documents.doc_text(doc), doc_title=documents.doc_title(doc), **kwargs
+    )
+
+
+def _revision_write(
+    *,
+    note_id,
+    text: str,
+    doc_title: str | None,
+    through: int,
+    kind: str,
+    name: str = "",
+    user=None,
+    contributors=None,
+    read_at=None,
 ) -> NoteRevision | None:
-    """Record `doc`, the note's durable document up to log id `through`, as a revision.
+    """Record the note's text and document title, as of log id `through`, as a revision.
 
     Runs inside the caller's transaction, with the note row locked. The contributors are the
     authors of log entries since the previous revision, unless given. An automatic checkpoint
     of an empty new note, or of the same state as the newest revision, is skipped (None).
+    `read_at` is when the state was read, if before now: edits since then still count as
+    changes after this checkpoint.
     """
     note = Note.objects.only("pk", "title", "checkpoint_through", "pending_contributors").get(
         pk=note_id
     )
-    text = documents.doc_text(doc)
-    title = documents.doc_title(doc) or note.title
+    title = doc_title or note.title
     now = timezone.now()
+    checkpointed_at = read_at or now
     if kind == NoteRevision.Kind.AUTO:
         latest = NoteRevision.objects.filter(note_id=note_id).first()
         unchanged = (latest is not None and latest.title == title and latest.text == text) or (
             latest is None and not text
         )
         if unchanged:
-            Note.objects.filter(pk=note_id).update(checkpointed_at=now)
+            Note.objects.filter(pk=note_id).update(checkpointed_at=checkpointed_at)
             return None
     if contributors is None:
         contributors = set(note.pending_contributors or ()) | set(
@@ -516,7 +535,7 @@ def _revision_record(
             get_user_model().objects.filter(pk__in=contributors).values_list("pk", flat=True)
         )
     Note.objects.filter(pk=note_id).update(
-        checkpointed_at=now,
+        checkpointed_at=checkpointed_at,
         checkpoint_through=max(through, note.checkpoint_through),
         pending_contributors=[],
     )
@@ -539,38 +558,73 @@ def revision_save(*, note: Note, name: str, user) -> NoteRevision:
         )
 
 
+@dataclass(frozen=True)
+class CheckpointDraft:
+    """What an automatic checkpoint of a note will record, read outside any transaction."""
+
+    note_id: object
+    text: str
+    doc_title: str | None
+    through: int  # the highest log id the text includes
+    read_at: datetime
+
+
 def revision_checkpoint(*, note_id) -> NoteRevision | None:
     """Take an automatic checkpoint if the note changed since its newest revision, then thin
-    its old checkpoints (notes.history).
+    its old checkpoints (notes.history). Two steps, which the hub runs on different threads
+    (see revision_checkpoint_prepare and revision_checkpoint_record)."""
+    draft = revision_checkpoint_prepare(note_id=note_id)
+    return None if draft is None else revision_checkpoint_record(draft=draft)
 
-    The document is loaded before the note row is locked, since loading a long log is the slow
-    part: on SQLite that lock is the database's write lock, and every keystroke's commit in
-    the process waited behind it (a sweep over idle notes stalled live editing for a second).
-    If the log moved on meanwhile, the document is loaded again under the lock.
+
+def revision_checkpoint_prepare(*, note_id) -> CheckpointDraft | None:
+    """Read the note's durable text for a checkpoint; None if nothing changed since the last.
+
+    The slow part, loading the document, takes no transaction and no lock: on SQLite any write
+    transaction holds the database's write lock, and every keystroke's commit in the process
+    would wait behind it.
     """
-    fields = ("pk", "updated_at", "checkpointed_at", "snapshot_through")
+    fields = ("pk", "updated_at", "checkpointed_at")
     if not _changed_since_checkpoint(Note.objects.only(*fields).filter(pk=note_id).first()):
         return None  # nothing to record: do not load the document at all
+    read_at = timezone.now()  # before the read: an edit after it makes the note changed again
     stored = note_state_load(note_id=note_id)
     doc = documents.doc_from_updates(stored.updates)
+    return CheckpointDraft(
+        note_id, documents.doc_text(doc), documents.doc_title(doc), stored.through, read_at
+    )
+
+
+def revision_checkpoint_record(*, draft: CheckpointDraft) -> NoteRevision | None:
+    """Record a prepared checkpoint in one short transaction, with the note row locked.
+
+    The revision is the note as it was read, up to `draft.through`. Edits committed since then
+    leave the note changed after this checkpoint, so the next one takes them. A checkpoint
+    another process recorded meanwhile wins.
+    """
     with transaction.atomic():
-        note = Note.objects.select_for_update().only(*fields).filter(pk=note_id).first()
-        if not _changed_since_checkpoint(note):
-            return None  # another process took it meanwhile
-        newest = (
-            NoteUpdate.objects.filter(note_id=note_id)
-            .order_by("-id")
-            .values_list("id", flat=True)
+        note = (
+            Note.objects.select_for_update()
+            .only("pk", "checkpointed_at", "checkpoint_through")
+            .filter(pk=draft.note_id)
             .first()
         )
-        through = stored.through
-        if max(newest or 0, note.snapshot_through) > through:
-            doc, through = _note_lock_and_load(note_id)
-        revision = _revision_record(
-            note_id=note_id, doc=doc, through=through, kind=NoteRevision.Kind.AUTO
+        if note is None:
+            return None  # deleted meanwhile
+        if (note.checkpointed_at and note.checkpointed_at >= draft.read_at) or (
+            note.checkpoint_through > draft.through
+        ):
+            return None  # a newer revision exists already
+        revision = _revision_write(
+            note_id=draft.note_id,
+            text=draft.text,
+            doc_title=draft.doc_title,
+            through=draft.through,
+            kind=NoteRevision.Kind.AUTO,
+            read_at=draft.read_at,
         )
         if revision is not None:
-            revisions_thin(note_id=note_id)
+            revisions_thin(note_id=draft.note_id)
     return revision
 
 
@@ -585,16 +639,22 @@ def revisions_checkpoint_due(*, now=None) -> int:
     has been edited for NOTES_CHECKPOINT_MAX_INTERVAL seconds since its last checkpoint.
     Every process may run this: the note row lock makes concurrent runs take one checkpoint.
     Returns how many revisions were taken."""
+    due = notes_due_for_checkpoint(now=now)
+    return sum(revision_checkpoint(note_id=note_id) is not None for note_id in due)
+
+
+def notes_due_for_checkpoint(*, now=None) -> list:
+    """The notes whose editing paused for NOTES_CHECKPOINT_IDLE seconds, or that have changed
+    for NOTES_CHECKPOINT_MAX_INTERVAL seconds since their last checkpoint."""
     now = now or timezone.now()
     idle = timedelta(seconds=settings.NOTES_CHECKPOINT_IDLE)
     longest = timedelta(seconds=settings.NOTES_CHECKPOINT_MAX_INTERVAL)
-    due = (
+    return list(
         Note.objects.annotate(since=Coalesce("checkpointed_at", "created_at"))
         .filter(updated_at__gt=F("since"))
         .filter(Q(updated_at__lte=now - idle) | Q(since__lte=now - longest))
         .values_list("pk", flat=True)
     )
-    return sum(revision_checkpoint(note_id=note_id) is not None for note_id in list(due))
 
 
 def revisions_thin(*, note_id, now=None) -> int:

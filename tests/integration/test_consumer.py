@@ -1,6 +1,7 @@
 """The note WebSocket through the real ASGI app: auth, Origin, sync, fan-out, persistence."""
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -174,6 +175,43 @@ async def test_a_failed_commit_sends_nothing_and_closes_the_note_for_a_clean_res
     assert await c.until(lambda: c.text == "hello\n")
     assert await _stored_text(shared_note) == "hello\n"
     await c.close()
+
+
+async def test_checkpoints_are_written_by_the_persist_thread_between_commits(
+    asgi_app, shared_note, cookie, settings, monkeypatch
+):
+    """The one writer: on SQLite, a checkpoint written from another thread held the write
+    lock that keystroke commits then slept on in SQLite's busy handler."""
+    from notes import services
+
+    settings.NOTES_CHECKPOINT_SWEEP = 0.05
+    settings.NOTES_CHECKPOINT_IDLE = 0
+    writers = []
+    record_for_real = services.revision_checkpoint_record
+
+    def record(**kwargs):
+        writers.append(threading.current_thread().name)
+        return record_for_real(**kwargs)
+
+    monkeypatch.setattr(services, "revision_checkpoint_record", record)
+    a = await _client(asgi_app, shared_note, cookie)
+    await a.until(lambda: a.text == "hello\n")
+    await a.append("checkpoint me")
+
+    @sync_to_async
+    def revision_texts() -> list[str]:
+        return [r.text for r in shared_note.revisions.all()]
+
+    async def checkpointed() -> bool:
+        for _ in range(100):
+            if "hello\ncheckpoint me" in await revision_texts():
+                return True
+            await a.pump(0.05)
+        return False
+
+    assert await checkpointed()
+    assert writers and all(name.startswith("notes-persist") for name in writers), writers
+    await a.close()
 
 
 async def test_acks_count_durably_stored_messages(asgi_app, shared_note, cookie):

@@ -60,6 +60,29 @@ def test_continuous_editing_is_checkpointed_every_max_interval(settings):
     assert [r.text for r in note.revisions.all()] == ["v2\n", "v1\n"]
 
 
+def test_a_checkpoint_records_the_note_as_read_and_later_edits_count_as_new():
+    note = make_note(text="as read\n")
+    _age(note, edited=120, checkpointed=None)
+    draft = services.revision_checkpoint_prepare(note_id=note.pk)
+    services.note_text_replace(note=note, text="edited after the read\n", author=note.owner)
+    assert services.revision_checkpoint_record(draft=draft).text == "as read\n"
+    # The edit is not in that checkpoint, so the note still has something to record.
+    newer = services.revision_checkpoint_prepare(note_id=note.pk)
+    assert newer is not None and newer.text == "edited after the read\n"
+    assert services.revision_checkpoint_record(draft=newer).text == "edited after the read\n"
+    assert services.revision_checkpoint_prepare(note_id=note.pk) is None
+
+
+def test_a_checkpoint_read_before_a_newer_one_was_recorded_is_dropped():
+    note = make_note(text="v1\n")
+    _age(note, edited=120, checkpointed=None)
+    older = services.revision_checkpoint_prepare(note_id=note.pk)
+    newer = services.revision_checkpoint_prepare(note_id=note.pk)
+    assert services.revision_checkpoint_record(draft=newer) is not None
+    assert services.revision_checkpoint_record(draft=older) is None
+    assert note.revisions.count() == 1
+
+
 def test_an_unchanged_or_empty_note_gets_no_checkpoint():
     empty = make_note()
     _age(empty, edited=120, checkpointed=None)

@@ -100,6 +100,11 @@ class PeerState:
     received: int = 0  # document messages received (step 2 and update)
     acked: int = 0  # of those, how many are durably handled
     awareness_ids: set[int] = field(default_factory=set)
+    # When this socket is next sent sync step 1 (see _resync). Each socket has its own phase,
+    # at most RESYNC_INTERVAL after joining (clients drop sockets that stay silent).
+    next_resync: float = field(
+        default_factory=lambda: time.monotonic() + RESYNC_INTERVAL * random.random()
+    )
 
 
 @dataclass
@@ -131,7 +136,6 @@ class Room:
     heal_after: int = 0  # catch-up reads the log after this id...
     heal_through: int = 0  # ...and this is what the last read reached
     next_heal: float = 0.0
-    next_resync: float = 0.0
     in_flight: int = 0  # updates queued or being committed
     unstored: int = 0  # log entries appended since the last compaction
     compacting: bool = False
@@ -271,8 +275,6 @@ class Hub:
             room.heal_after = room.heal_through = state.through
             now = time.monotonic()
             room.next_heal = now + HEAL_INTERVAL * (0.5 + random.random())
-            # Spread notes over the interval, never beyond it (clients drop silent sockets).
-            room.next_resync = now + RESYNC_INTERVAL * random.random()
             room.loaded.set_result(True)
             # Presence is not stored: ask the processes already editing this note for theirs.
             await broadcast.send_note_presence_query(note_id=room.note_id, origin=self.hub_id)
@@ -933,14 +935,24 @@ class Hub:
                     if now >= room.next_heal:
                         room.next_heal = now + HEAL_INTERVAL
                         await self._catch_up(room)
-                    if now >= room.next_resync:
-                        room.next_resync = now + RESYNC_INTERVAL
-                        await self._send_all(room, protocol.encode_sync_step1(room.doc.get_state()))
+                    await self._resync(room, now)
                     await self._expire_awareness(room, now)
                     if room.peers and now >= room.next_presence:
                         await self._announce_presence(room)
                 except Exception:
                     logger.exception("heal failed", extra={"note": str(room.note_id)})
+
+    async def _resync(self, room: Room, now: float) -> None:
+        """Send sync step 1 to the note's sockets whose turn it is, so they return anything
+        we lack. Each socket has its own turn: sent to every socket of a note at once, the
+        answers came back at once too, and 2,000 readers' answers stalled the process for
+        a few hundred milliseconds every RESYNC_INTERVAL."""
+        frame = None
+        for state in list(room.peers.values()):
+            if now >= state.next_resync:
+                state.next_resync = now + RESYNC_INTERVAL
+                frame = frame or protocol.encode_sync_step1(room.doc.get_state())
+                await self._send(state, frame)
 
     async def _checkpoint_loop(self) -> None:
         """Take the automatic history checkpoints that are due, for every note (not just ours:

@@ -172,6 +172,36 @@ async def test_checkpoints_are_written_by_the_persist_thread_between_commits(
     await a.close()
 
 
+async def test_every_socket_is_resynced_on_its_own_turn_not_all_at_once(
+    asgi_app, shared_note, cookie, monkeypatch
+):
+    """Each socket gets sync step 1 again within the interval. The sockets of one note get it
+    at different heal ticks: all at once, 2,000 readers' answers stalled the process."""
+    from notes import hub as hub_module
+
+    monkeypatch.setattr(hub_module, "RESYNC_INTERVAL", 3.0)
+    step1 = bytes((protocol.MSG_SYNC, protocol.SYNC_STEP1))
+    clients = [await _client(asgi_app, shared_note, cookie) for _ in range(16)]
+    for client in clients:
+        await client.until(lambda client=client: client.text == "hello\n")
+    joined = {id(c): sum(f[:2] == step1 for f in c.frames) for c in clients}
+    resynced: dict[int, float] = {}
+    deadline = time.monotonic() + 8
+    while len(resynced) < len(clients) and time.monotonic() < deadline:
+        await asyncio.gather(*(client.pump(0.01) for client in clients))
+        for client in clients:
+            if id(client) not in resynced and (
+                sum(f[:2] == step1 for f in client.frames) > joined[id(client)]
+            ):
+                resynced[id(client)] = time.monotonic()
+    assert len(resynced) == len(clients), "some socket was never sent step 1 again"
+    # Heal ticks are a second apart; 16 random turns in a 3 s interval share one tick with
+    # a probability of about 1e-7.
+    assert max(resynced.values()) - min(resynced.values()) > 0.5
+    for client in clients:
+        await client.close()
+
+
 async def test_acks_count_durably_stored_messages(asgi_app, shared_note, cookie):
     a = await _client(asgi_app, shared_note, cookie)
     await a.until(lambda: a.text == "hello\n")

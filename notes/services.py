@@ -569,14 +569,6 @@ class CheckpointDraft:
     read_at: datetime
 
 
-def revision_checkpoint(*, note_id) -> NoteRevision | None:
-    """Take an automatic checkpoint if the note changed since its newest revision, then thin
-    its old checkpoints (notes.history). Two steps, which the hub runs on different threads
-    (see revision_checkpoint_prepare and revision_checkpoint_record)."""
-    draft = revision_checkpoint_prepare(note_id=note_id)
-    return None if draft is None else revision_checkpoint_record(draft=draft)
-
-
 def revision_checkpoint_prepare(*, note_id) -> CheckpointDraft | None:
     """Read the note's durable text for a checkpoint; None if nothing changed since the last.
 
@@ -638,9 +630,13 @@ def revisions_checkpoint_due(*, now=None) -> int:
     """Checkpoint every note whose editing paused for NOTES_CHECKPOINT_IDLE seconds, or that
     has been edited for NOTES_CHECKPOINT_MAX_INTERVAL seconds since its last checkpoint.
     Every process may run this: the note row lock makes concurrent runs take one checkpoint.
-    Returns how many revisions were taken."""
-    due = notes_due_for_checkpoint(now=now)
-    return sum(revision_checkpoint(note_id=note_id) is not None for note_id in due)
+    Returns how many revisions were taken. All on this thread; the hub runs the same two steps
+    per note on a read thread and on its persist thread (Hub._checkpoint_loop)."""
+    taken = 0
+    for note_id in notes_due_for_checkpoint(now=now):
+        draft = revision_checkpoint_prepare(note_id=note_id)
+        taken += draft is not None and revision_checkpoint_record(draft=draft) is not None
+    return taken
 
 
 def notes_due_for_checkpoint(*, now=None) -> list:

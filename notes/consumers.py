@@ -10,6 +10,7 @@ import logging
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -43,6 +44,23 @@ class NoteConsumer(AsyncWebsocketConsumer):
     # The hub does all fan-out; a socket needs no channel of its own. An alias that is not
     # configured makes Channels skip creating one (get_channel_layer returns None).
     channel_layer_alias = "sockets-have-no-channel"
+
+    async def __call__(self, scope, receive, send):
+        """Called once per connection: dispatch its messages one at a time, in order.
+
+        Channels' loop (await_many_dispatch) waits on the socket and the consumer's channel
+        together, with a new task and an asyncio.wait per message: three trips round the event
+        loop before a frame reaches receive(). A note socket has no channel, so it simply
+        awaits the next message.
+        """
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
     async def connect(self):
         """Called when a WebSocket handshake arrives: check access, then join the note."""

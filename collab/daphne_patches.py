@@ -1,5 +1,5 @@
 """
-Three corrections to how daphne (on Twisted and autobahn) sends WebSocket frames, installed
+Four corrections to how daphne (on Twisted and autobahn) sends WebSocket frames, installed
 once when the ASGI application is built. Each keeps daphne's behaviour for everything else.
 
 Close codes 1009 and 1011. RFC 6455 (section 7.4.1) defines 1009 (message too big) and 1011
@@ -25,13 +25,33 @@ loop before anyone received it. Now a write goes straight to the socket when not
 before it, as asyncio's transports do. Whatever the kernel does not take (its buffer is full, or
 the connection failed) is queued exactly as before, so order, flow control and error handling
 stay Twisted's.
+
+Binary messages without the detour. An ASGI send goes from the consumer through daphne's
+`handle_reply` and autobahn's `sendMessage` (type assertions, traffic counters, a debug log call
+whose arguments are formatted even when debug is off) before it reaches the transport: about
+35 µs a message here, and the hub sends each keystroke to every other socket of the note. Each
+WebSocket scope now carries an extension, SEND_BINARY: a function that writes a binary message
+to that connection at once and returns True, or returns False and writes nothing where daphne's
+own path is needed (the socket is not open, autobahn has frames queued, compression was
+negotiated). Server frames are not masked, so the frame of one message is the same bytes for
+every socket: the last one built is reused when the same message goes to the next socket.
 """
+
+import functools
+import struct
 
 PROTOCOL_CLOSE_CODES = frozenset({1009, 1011})
 
+# The scope["extensions"] key of the direct binary send (see the module docstring).
+SEND_BINARY = "collab.send_binary"
+# Frames up to this size are kept for the next socket that is sent the same message; larger
+# ones cost a copy each, which is small beside their send.
+FRAME_REUSE_MAX_BYTES = 64 * 1024
+
 
 def install() -> None:
-    """Apply the three patches; safe to call more than once."""
+    """Apply the four patches; safe to call more than once."""
+    from daphne.server import Server
     from daphne.ws_protocol import WebSocketProtocol
     from twisted.internet import tcp
 
@@ -40,6 +60,7 @@ def install() -> None:
     WebSocketProtocol.serverClose = _close_with_protocol_codes(WebSocketProtocol.serverClose)
     WebSocketProtocol.serverSend = _send_without_size_cap(WebSocketProtocol.serverSend)
     tcp.Connection.write = _write_through(tcp.Connection.write)
+    Server.create_application = _with_send_binary(Server.create_application)
 
 
 def _close_with_protocol_codes(original):
@@ -88,3 +109,49 @@ def _write_through(original):
         original(self, data)
 
     return write
+
+
+def _with_send_binary(original):
+    def create_application(self, protocol, scope):
+        if scope.get("type") == "websocket":
+            extensions = scope.setdefault("extensions", {})
+            extensions[SEND_BINARY] = functools.partial(send_binary, protocol)
+        return original(self, protocol, scope)
+
+    return create_application
+
+
+def send_binary(protocol, payload: bytes) -> bool:
+    """Write `payload` as one binary message on the connection at once; False (and nothing
+    written) where daphne's own send path must take it."""
+    if (
+        protocol.state != protocol.STATE_OPEN
+        or protocol.send_queue
+        or protocol._perMessageCompress is not None
+    ):
+        return False
+    protocol.transport.write(_binary_frame(payload))
+    return True
+
+
+# The last (message, frame) built, by identity of the message: the hub sends one bytes object
+# to every socket of a note in turn.
+_last_frame: tuple[bytes | None, bytes] = (None, b"")
+
+
+def _binary_frame(payload: bytes) -> bytes:
+    """RFC 6455 framing of one unfragmented, unmasked binary message (FIN, opcode 2)."""
+    global _last_frame
+    if payload is _last_frame[0]:
+        return _last_frame[1]
+    size = len(payload)
+    if size <= 125:
+        header = bytes((0x82, size))
+    elif size <= 0xFFFF:
+        header = struct.pack("!BBH", 0x82, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x82, 127, size)
+    frame = header + payload
+    if size <= FRAME_REUSE_MAX_BYTES:
+        _last_frame = (payload, frame)
+    return frame

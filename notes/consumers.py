@@ -14,6 +14,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from collab.daphne_patches import SEND_BINARY
 from notes import protocol, selectors
 from notes.hub import get_hub
 from notes.identity import user_display_name
@@ -56,6 +57,8 @@ class NoteConsumer(AsyncWebsocketConsumer):
         self.scope = scope
         self.channel_layer = None
         self.base_send = send
+        # daphne's direct binary send (collab/daphne_patches.py); absent under other servers.
+        self.send_binary = scope.get("extensions", {}).get(SEND_BINARY)
         try:
             while True:
                 await self.dispatch(await receive())
@@ -167,7 +170,8 @@ class NoteConsumer(AsyncWebsocketConsumer):
         return self.role >= Role.EDITOR
 
     async def send_frame(self, data: bytes) -> None:
-        await self.send(bytes_data=data)
+        if self.send_binary is None or not self.send_binary(data):
+            await self.send(bytes_data=data)
 
     async def close_with(self, code: int, reason: str) -> None:
         if self.joined:

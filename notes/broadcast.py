@@ -11,7 +11,7 @@ heals from the database log (see docs/architecture.md).
 import hashlib
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 # Event types, dispatched by the hub: "note.update" is handled by Hub.note_update, and so on.
 NOTE_UPDATE = "note.update"
@@ -42,6 +42,13 @@ async def _group_send(group: str, message: dict) -> None:
         await layer.group_send(group, message)
     except Exception:
         await layer.group_send(group, message)
+
+
+def layer_reaches_other_processes() -> bool:
+    """Whether another process can receive what this one sends. Not with the in-memory layer
+    (no REDIS_URL): it lives inside this process, where each note group's only member is this
+    process's own hub."""
+    return not isinstance(get_channel_layer(), InMemoryChannelLayer)
 
 
 def note_group(note_id) -> str:

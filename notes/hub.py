@@ -185,6 +185,7 @@ class Hub:
         self._start_lock = asyncio.Lock()
         # Persists run on their own thread so they never wait behind page views or loads.
         self._persist_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notes-persist")
+        self.fan_out_elsewhere = True
         self._read_threads = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="notes-read")
         self.stats: dict[str, int] = defaultdict(int)
         self.persist_seconds = metrics.Histogram(metrics.PERSIST_BUCKETS)
@@ -199,6 +200,8 @@ class Hub:
                 return
             self.channel = await self.layer.new_channel(prefix=HUB_CHANNEL_PREFIX)
             await self.layer.group_add(broadcast.HUBS_GROUP, self.channel)
+            # Our own note fan-out is for other processes; with none, it is skipped.
+            self.fan_out_elsewhere = broadcast.layer_reaches_other_processes()
             for loop in (
                 self._receive_loop,
                 self._persist_loop,
@@ -276,8 +279,9 @@ class Hub:
             now = time.monotonic()
             room.next_heal = now + HEAL_INTERVAL * (0.5 + random.random())
             room.loaded.set_result(True)
-            # Presence is not stored: ask the processes already editing this note for theirs.
-            await broadcast.send_note_presence_query(note_id=room.note_id, origin=self.hub_id)
+            if self.fan_out_elsewhere:
+                # Presence is not stored: ask the processes already editing this note.
+                await broadcast.send_note_presence_query(note_id=room.note_id, origin=self.hub_id)
             self.stats["notes_loaded"] += 1
             logger.info("note loaded", extra={"note": str(room.note_id), "log": len(state.updates)})
         except Exception as exc:
@@ -554,16 +558,8 @@ class Hub:
         stored = [p for p in items if p.update != documents.EMPTY_UPDATE]
         if stored and not room.closed:
             await self._fan_out_local(room, stored)
-            room.seq += 1
-            merged = _merge([p.update for p in stored])
-            try:
-                await broadcast.send_note_update(
-                    note_id=room.note_id, origin=self.hub_id, seq=room.seq, update=merged
-                )
-                self.stats["fanout_sent"] += 1
-            except Exception:
-                # Other processes will heal from the log; our own peers already have it.
-                logger.exception("fan-out failed", extra={"note": str(room.note_id)})
+            if self.fan_out_elsewhere:
+                await self._fan_out_elsewhere(room, stored)
             room.unstored += len(stored)
             self._schedule_text_refresh(room)
             if room.unstored >= COMPACT_EVERY and not room.compacting:
@@ -578,6 +574,20 @@ class Hub:
             state.acked += count
             if state.peer.wants_acks:
                 await self._send(state, protocol.encode_saved(state.acked))
+
+    async def _fan_out_elsewhere(self, room: Room, stored: list[Pending]) -> None:
+        """Publish committed updates to the other processes with the note loaded, numbered so
+        that a receiver notices a gap (and heals from the log)."""
+        room.seq += 1
+        merged = _merge([p.update for p in stored])
+        try:
+            await broadcast.send_note_update(
+                note_id=room.note_id, origin=self.hub_id, seq=room.seq, update=merged
+            )
+            self.stats["fanout_sent"] += 1
+        except Exception:
+            # Other processes will heal from the log; our own peers already have it.
+            logger.exception("fan-out failed", extra={"note": str(room.note_id)})
 
     async def _fan_out_local(self, room: Room, stored: list[Pending]) -> None:
         """Send committed updates to this process's other sockets of the note, never echoing."""
@@ -912,9 +922,10 @@ class Hub:
                     frame = protocol.encode_awareness(protocol.encode_awareness_payload(others))
                     await self._send(state, frame)
         try:
-            await broadcast.send_note_awareness(
-                note_id=room.note_id, origin=self.hub_id, payload=payload
-            )
+            if self.fan_out_elsewhere:
+                await broadcast.send_note_awareness(
+                    note_id=room.note_id, origin=self.hub_id, payload=payload
+                )
         except Exception:
             logger.exception("awareness fan-out failed", extra={"note": str(room.note_id)})
         # A flush costs a send per socket: in a very large note, leave the loop at least as

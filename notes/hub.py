@@ -36,7 +36,7 @@ from django.db import InterfaceError, OperationalError, connection, connections
 from pycrdt import Doc, merge_updates
 
 from collab.config import HUB_CHANNEL_PREFIX
-from notes import broadcast, documents, metrics, protocol, selectors, services, yupdate
+from notes import broadcast, documents, journal, metrics, protocol, selectors, services, yupdate
 from notes.permissions import Role
 from notes.services import Append
 
@@ -185,6 +185,8 @@ class Hub:
         self._start_lock = asyncio.Lock()
         # Persists run on their own thread so they never wait behind page views or loads.
         self._persist_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notes-persist")
+        # Appends that can commit at once do so on the event loop (see _append).
+        self._journal: journal.SQLiteJournal | None = None
         self.fan_out_elsewhere = True
         self._read_threads = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="notes-read")
         self.stats: dict[str, int] = defaultdict(int)
@@ -200,6 +202,7 @@ class Hub:
                 return
             self.channel = await self.layer.new_channel(prefix=HUB_CHANNEL_PREFIX)
             await self.layer.group_add(broadcast.HUBS_GROUP, self.channel)
+            self._journal = journal.journal_for_default_database()
             # Our own note fan-out is for other processes; with none, it is skipped.
             self.fan_out_elsewhere = broadcast.layer_reaches_other_processes()
             for loop in (
@@ -220,6 +223,9 @@ class Hub:
         self._tasks.clear()
         for room in list(self.rooms.values()):
             await self._unload(room)
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
         for executor, size in ((self._persist_thread, 1), (self._read_threads, READ_THREADS)):
             await asyncio.get_running_loop().run_in_executor(
                 None, _close_connections_in_threads, executor, size
@@ -531,11 +537,7 @@ class Hub:
         to_store = [p for p in batch if p.update != documents.EMPTY_UPDATE]
         started = time.perf_counter()
         try:
-            await self._db(
-                services.note_updates_append,
-                write=True,
-                entries=[Append(p.room.note_id, p.update, p.author_id) for p in to_store],
-            )
+            await self._append([Append(p.room.note_id, p.update, p.author_id) for p in to_store])
         except Exception:
             logger.exception("persist failed", extra={"updates": len(to_store)})
             await self._persist_failed(batch)
@@ -552,6 +554,24 @@ class Hub:
             room = items[0].room
             room.in_flight -= len(items)
             await self._after_commit(room, items)
+
+    async def _append(self, entries: list[Append]) -> None:
+        """Make `entries` durable: on the event loop's own connection when it can commit them
+        at once (notes.journal: no thread hop), otherwise on the persist thread."""
+        if not entries:
+            return
+        if self._journal is not None and self._journal.append(entries):
+            if self._journal.checkpoint_due():
+                asyncio.create_task(self._wal_checkpoint())
+            return
+        self.stats["persist_on_thread"] += 1
+        await self._db(services.note_updates_append, write=True, entries=entries)
+
+    async def _wal_checkpoint(self) -> None:
+        try:
+            await self._db(journal.wal_checkpoint, write=True)
+        except Exception:
+            logger.exception("WAL checkpoint failed")
 
     async def _after_commit(self, room: Room, items: list[Pending]) -> None:
         """Everything in `items` is durable: fan it out and acknowledge it."""

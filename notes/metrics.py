@@ -67,6 +67,11 @@ COUNTERS = (
         "Catch-ups from the database log that found updates fan-out had not delivered.",
     ),
     ("persist_failures_total", "persist_failures", "Commit batches the database refused."),
+    (
+        "persist_on_thread_total",
+        "persist_on_thread",
+        "Commit batches the event loop's own connection could not take at once (notes.journal).",
+    ),
     ("compactions_total", "compactions", "Update-log compactions."),
     ("checkpoints_total", "checkpoints", "Automatic history checkpoints taken."),
     ("notes_loaded_total", "notes_loaded", "Notes loaded from the database."),

@@ -180,18 +180,24 @@ def note_updates_append(*, entries: Sequence[Append]) -> int:
 def _insert_updates(entries: Sequence[Append]) -> int:
     if not entries:
         return 0
-    note_field = NoteUpdate._meta.get_field("note")
-    created = connection.ops.adapt_datetimefield_value(timezone.now())
-    rows = [
-        (note_field.get_db_prep_value(e.note_id, connection), e.data, e.author_id, created)
-        for e in entries
-    ]
+    rows = note_update_rows(entries=entries, db=connection)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.executemany(_INSERT_UPDATE_SQL, rows)
+        cursor.executemany(INSERT_UPDATE_SQL, rows)
     return len(rows)
 
 
-_INSERT_UPDATE_SQL = (
+def note_update_rows(*, entries: Sequence[Append], db) -> list[tuple]:
+    """The INSERT_UPDATE_SQL parameters of each entry, as database `db` stores them (pure: it
+    reads only `db`'s settings, never its connection)."""
+    note_field = NoteUpdate._meta.get_field("note")
+    created = db.ops.adapt_datetimefield_value(timezone.now())
+    return [
+        (note_field.get_db_prep_value(e.note_id, db), e.data, e.author_id, created) for e in entries
+    ]
+
+
+# One log row (notes.journal runs it too, with the driver's own placeholders).
+INSERT_UPDATE_SQL = (
     f"INSERT INTO {NoteUpdate._meta.db_table} (note_id, data, author_id, created_at)"
     " VALUES (%s, %s, %s, %s)"
 )

@@ -112,7 +112,7 @@ async def test_edit_reaches_the_other_socket_after_commit_and_is_not_echoed(
 async def test_a_failed_commit_sends_nothing_and_closes_the_note_for_a_clean_resync(
     asgi_app, shared_note, cookie, monkeypatch
 ):
-    from notes import services
+    from notes import journal, services
 
     a = await _client(asgi_app, shared_note, cookie)
     b = await _client(asgi_app, shared_note, cookie)
@@ -122,6 +122,8 @@ async def test_a_failed_commit_sends_nothing_and_closes_the_note_for_a_clean_res
     def refuse(**_kwargs):
         raise RuntimeError("disk full")
 
+    # Both ways to commit fail: the event loop's own connection (SQLite), then the thread.
+    monkeypatch.setattr(journal.SQLiteJournal, "append", lambda self, entries: False)
     monkeypatch.setattr(services, "note_updates_append", refuse)
     await a.append("unsaved")
     assert await a.until(lambda: a.close_code == 1011)

@@ -1,0 +1,129 @@
+"""
+The hub's fast path for appending updates: on SQLite, a connection of its own, used on the
+event loop.
+
+Every keystroke is committed before anyone else sees it (notes.hub, group commit). Committed on
+the persist thread, each batch crossed threads twice, to the thread and back, and each crossing
+waited for the other thread to be scheduled and to take the interpreter lock. On a busy 2-core
+machine those waits and Django's transaction machinery were most of a keystroke's time in the
+server (docs/benchmarks.md). Here the commit runs where the batch is: one INSERT per update and
+a COMMIT that waits for the disk, as the persist thread's does (WAL, synchronous=FULL).
+
+The fast path only ever does the common case. Whenever it cannot commit at once it writes
+nothing and says so, and the hub hands the batch to the persist thread
+(services.note_updates_append), which handles everything else:
+- another connection holds SQLite's write lock (busy_timeout 0: the event loop never sleeps in
+  SQLite's busy handler behind a checkpoint, a compaction or a page view's write);
+- a note was deleted while its edit was in flight (the foreign key fails at COMMIT);
+- any other database error; the connection is then closed and opened again on next use.
+
+WAL checkpoints never run here (wal_autocheckpoint=0): folding the log into the database file
+takes milliseconds, and would stop every socket of the process. The hub runs `wal_checkpoint`
+on the persist thread instead, every CHECKPOINT_EVERY appends.
+
+PostgreSQL has no such path yet: `journal_for_default_database` returns None, and every batch
+goes through the persist thread.
+"""
+
+import logging
+import sqlite3
+from collections.abc import Sequence
+
+from django.db import connection, connections
+
+from notes import services
+
+logger = logging.getLogger("notes.journal")
+
+# Appends between two WAL checkpoints (SQLite's own default is every 1,000 pages; an append
+# writes one or two).
+CHECKPOINT_EVERY = 500
+
+
+class SQLiteJournal:
+    """Appends to the update log of one SQLite database file, from one thread at a time."""
+
+    def __init__(self, *, path: str, db) -> None:
+        self.path = path
+        self.db = db  # the Django connection whose settings (not connection) shape the rows
+        self.sql = services.INSERT_UPDATE_SQL.replace("%s", "?")
+        self._connection: sqlite3.Connection | None = None
+        self.since_checkpoint = 0
+
+    def append(self, entries: Sequence[services.Append]) -> bool:
+        """Commit `entries` in one transaction and return True; or write nothing and return
+        False when that cannot be done at once (see the module docstring)."""
+        rows = services.note_update_rows(entries=entries, db=self.db)
+        try:
+            conn = self._connection or self._open()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(self.sql, rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc):
+                logger.warning("journal append failed, reopening: %s", exc)
+                self.close()
+            return False
+        except sqlite3.Error as exc:
+            # IntegrityError: a note deleted in flight. The persist thread keeps the rest.
+            logger.info("journal append refused: %s", exc)
+            return False
+        self.since_checkpoint += len(rows)
+        return True
+
+    def _open(self) -> sqlite3.Connection:
+        # timeout=0: even opening must not wait for a lock on the event loop.
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=0, check_same_thread=False)
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=FULL",
+            "PRAGMA foreign_keys=ON",
+            "PRAGMA wal_autocheckpoint=0",
+        ):
+            conn.execute(pragma)
+        self._connection = conn
+        return conn
+
+    def close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            except sqlite3.Error:
+                pass
+            self._connection = None
+
+    def checkpoint_due(self) -> bool:
+        """Whether CHECKPOINT_EVERY appends have gone by since this last said so."""
+        if self.since_checkpoint < CHECKPOINT_EVERY:
+            return False
+        self.since_checkpoint = 0
+        return True
+
+
+def wal_checkpoint() -> None:
+    """Fold SQLite's WAL into the database file as far as readers allow. Run on the persist
+    thread, through its Django connection (never on the event loop)."""
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    """Another connection holds the lock: normal, and the persist thread's turn."""
+    return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def journal_for_default_database() -> SQLiteJournal | None:
+    """The fast path for the default database, or None where there is none (PostgreSQL, or
+    an SQLite database that lives only in memory)."""
+    db = connections["default"]
+    if db.vendor != "sqlite":
+        return None
+    path = str(db.settings_dict["NAME"])
+    if db.is_in_memory_db() or not path:
+        return None
+    return SQLiteJournal(path=path, db=db)

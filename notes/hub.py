@@ -145,15 +145,25 @@ class Room:
     next_presence: float = 0.0
     presence_timer: asyncio.TimerHandle | None = None
     text_bytes_bound: int = 0  # the text's UTF-8 size is at most this (see _check_size)
-    # The whole document encoded, for joiners that have nothing yet (see sync_step1); None
-    # once the document changes.
+    # The whole document encoded, for joiners that have nothing yet (see sync_step1), and its
+    # state vector decoded (see clocks); each None once the document changes.
     full_update: bytes | None = None
+    _clocks: dict[int, int] | None = None
 
-    def apply(self, *updates: bytes) -> bool:
-        """Apply updates to the loaded document (see _apply); whether it changed. The cached
-        encoding goes first, even if Yrs refuses an update after integrating part of it."""
+    def apply(self, *updates: bytes, observe: bool = True) -> bool:
+        """Apply updates to the loaded document (see _apply); whether it changed. With
+        observe=False this returns True and the caller tells from the state vector. Cached
+        encodings go first, even if Yrs refuses an update after integrating part of it."""
         self.full_update = None
-        return _apply(self.doc, *updates)
+        self._clocks = None
+        return _apply(self.doc, *updates, observe=observe)
+
+    def clocks(self) -> dict[int, int]:
+        """The document's state vector as {client id: clock}, decoded once per change (every
+        client update is checked against it before and after it is applied)."""
+        if self._clocks is None:
+            self._clocks = yupdate.decode_state_vector(self.doc.get_state())
+        return self._clocks
 
 
 @dataclass
@@ -377,34 +387,38 @@ class Hub:
             return  # Read-only sockets never change the note.
         if update != documents.EMPTY_UPDATE:
             shape = yupdate.check_update(update)  # before Yrs sees it: some shapes break a doc
-            before = room.doc.get_state()
-            before_clocks = yupdate.decode_state_vector(before)
-            if shape.is_known_to(before_clocks):
+            before = room.clocks()
+            if shape.is_known_to(before):
                 update = documents.EMPTY_UPDATE  # a duplicate: nothing to apply, store or send
             else:
                 self._check_size(room, update)
+                # Without deletes, an update changes the document exactly when it moves the
+                # state vector, so a plain insert (most keystrokes) needs no observer.
+                observe = bool(shape.delete_ends)
                 try:
-                    changed = room.apply(update)
+                    changed = room.apply(update, observe=observe)
                 except protocol.ProtocolError:
                     # Yrs can refuse an update after integrating part of it. What it left in
                     # the document is kept as the sender's edit, stored and passed on, so that
                     # memory, the log and every replica still agree; then the sender is closed.
-                    if room.doc.get_state() != before:
-                        self._enqueue(room, peer, room.doc.get_update(before))
+                    if room.clocks() != before:
+                        gained = room.doc.get_update(yupdate.encode_state_vector(before))
+                        self._enqueue(room, peer, gained)
                     raise
+                after = room.clocks()
+                if not observe:
+                    changed = after != before
                 if not changed:
                     # Nothing new: a client answering our step 1 sends its whole delete set,
                     # and structs that wait for a dependency change nothing yet.
                     update = documents.EMPTY_UPDATE
-                elif not shape.integrated_exactly(
-                    before_clocks, yupdate.decode_state_vector(room.doc.get_state())
-                ):
+                elif not shape.integrated_exactly(before, after):
                     # Part of it waits for a dependency, or it brought in structs that were
                     # waiting. Store and pass on exactly what the document gained (never the
                     # change Yrs observes, which leaves out structs that waited). What still
                     # waits stays in memory until an update completes it: stored now, it
                     # could make the log impossible to load if it never fits.
-                    update = room.doc.get_update(before)
+                    update = room.doc.get_update(yupdate.encode_state_vector(before))
                 room.text_bytes_bound += len(update)
         state.received += 1
         self._enqueue(room, peer, update)
@@ -1066,16 +1080,16 @@ def _merge(updates: list[bytes]) -> bytes:
     return updates[0] if len(updates) == 1 else merge_updates(*updates)
 
 
-def _apply(doc: Doc, *updates: bytes) -> bool:
-    """Apply updates; return whether the document changed. What pycrdt refuses (or a Yrs
-    panic) is a protocol error."""
-    changed = False
+def _apply(doc: Doc, *updates: bytes, observe: bool = True) -> bool:
+    """Apply updates; return whether the document changed (True, unobserved, if not
+    `observe`). What pycrdt refuses (or a Yrs panic) is a protocol error."""
+    changed = not observe
 
     def seen(_event) -> None:
         nonlocal changed
         changed = True
 
-    subscription = doc.observe(seen)
+    subscription = doc.observe(seen) if observe else None
     try:
         for update in updates:
             doc.apply_update(update)
@@ -1084,7 +1098,8 @@ def _apply(doc: Doc, *updates: bytes) -> bool:
             raise
         raise protocol.ProtocolError("update could not be applied") from None
     finally:
-        doc.unobserve(subscription)
+        if subscription is not None:
+            doc.unobserve(subscription)
     return changed
 
 

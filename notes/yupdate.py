@@ -25,7 +25,13 @@ The format (yjs UpdateEncoderV1), as read here:
 
 from dataclasses import dataclass
 
-from notes.protocol import ProtocolError, read_var_bytes, read_var_string, read_var_uint
+from notes.protocol import (
+    ProtocolError,
+    read_var_bytes,
+    read_var_string,
+    read_var_uint,
+    write_var_uint,
+)
 
 # Yrs keeps clocks as u32; JavaScript clients keep client ids below 2**53 (read_var_uint
 # refuses anything larger).
@@ -111,6 +117,14 @@ def decode_state_vector(state_vector: bytes) -> dict[int, int]:
     if pos != len(state_vector):
         raise ProtocolError("trailing bytes after the state vector")
     return clocks
+
+
+def encode_state_vector(clocks: dict[int, int]) -> bytes:
+    """The state vector `decode_state_vector` reads (entries in any order)."""
+    parts = [write_var_uint(len(clocks))]
+    for client, clock in clocks.items():
+        parts += (write_var_uint(client), write_var_uint(clock))
+    return b"".join(parts)
 
 
 def _check_structs(data: bytes, pos: int) -> tuple[dict[int, int], dict[int, int], int]:

@@ -118,3 +118,13 @@ def test_integrated_exactly_tells_pending_and_completed_updates_apart():
     third = documents.doc_from_updates([server.get_update()])
     documents.text_append(third, "C")
     assert apply(third.get_update(server.get_state())) is True  # an ordinary edit
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_an_encoded_state_vector_asks_yrs_for_the_same_update_as_its_own(seed):
+    doc, _ = _edits(seed, count=60)
+    other, _ = _edits(seed + 10, count=60)
+    clocks = yupdate.decode_state_vector(other.get_state())
+    encoded = yupdate.encode_state_vector(clocks)
+    assert yupdate.decode_state_vector(encoded) == clocks
+    assert doc.get_update(encoded) == doc.get_update(other.get_state())

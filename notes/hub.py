@@ -196,7 +196,7 @@ class Hub:
         # Persists run on their own thread so they never wait behind page views or loads.
         self._persist_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notes-persist")
         # Appends that can commit at once do so on the event loop (see _append).
-        self._journal: journal.SQLiteJournal | None = None
+        self._journal: journal.Journal | None = None
         self.fan_out_elsewhere = True
         self._read_threads = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="notes-read")
         self.stats: dict[str, int] = defaultdict(int)
@@ -234,7 +234,8 @@ class Hub:
         for room in list(self.rooms.values()):
             await self._unload(room)
         if self._journal is not None:
-            self._journal.close()
+            with contextlib.suppress(Exception):
+                await self._journal.close()
             self._journal = None
         for executor, size in ((self._persist_thread, 1), (self._read_threads, READ_THREADS)):
             await asyncio.get_running_loop().run_in_executor(
@@ -574,7 +575,7 @@ class Hub:
         at once (notes.journal: no thread hop), otherwise on the persist thread."""
         if not entries:
             return
-        if self._journal is not None and self._journal.append(entries):
+        if self._journal is not None and await self._journal.append(entries):
             if self._journal.checkpoint_due():
                 asyncio.create_task(self._wal_checkpoint())
             return

@@ -1,5 +1,5 @@
 """
-The hub's fast path for appending updates: on SQLite, a connection of its own, used on the
+The hub's fast path for appending updates: a database connection of its own, used on the
 event loop.
 
 Every keystroke is committed before anyone else sees it (notes.hub, group commit). Committed on
@@ -7,41 +7,42 @@ the persist thread, each batch crossed threads twice, to the thread and back, an
 waited for the other thread to be scheduled and to take the interpreter lock. On a busy 2-core
 machine those waits and Django's transaction machinery were most of a keystroke's time in the
 server (docs/benchmarks.md). Here the commit runs where the batch is: one INSERT per update and
-a COMMIT that waits for the disk, as the persist thread's does (WAL, synchronous=FULL).
+a COMMIT that waits for the disk, as the persist thread's does.
 
-The fast path only ever does the common case. Whenever it cannot commit at once it writes
-nothing and says so, and the hub hands the batch to the persist thread
-(services.note_updates_append), which handles everything else:
-- another connection holds SQLite's write lock (busy_timeout 0: the event loop never sleeps in
-  SQLite's busy handler behind a checkpoint, a compaction or a page view's write);
-- a note was deleted while its edit was in flight (the foreign key fails at COMMIT);
-- any other database error; the connection is then closed and opened again on next use.
+- SQLite (`SQLiteJournal`): the standard library's driver, which blocks, so the event loop
+  waits for the INSERT and the disk flush (WAL, synchronous=FULL, as Django's connections):
+  about 0.3 ms here. Its busy timeout is 0, so it never sleeps in SQLite's busy handler behind
+  another writer (a checkpoint, a compaction, a page view that writes). WAL checkpoints never
+  run here (wal_autocheckpoint=0): folding the log into the database file takes milliseconds;
+  the hub runs `wal_checkpoint` on the persist thread every CHECKPOINT_EVERY appends instead.
+- PostgreSQL (`PostgresJournal`): psycopg's asyncio connection; the event loop goes on while
+  the server commits.
 
-WAL checkpoints never run here (wal_autocheckpoint=0): folding the log into the database file
-takes milliseconds, and would stop every socket of the process. The hub runs `wal_checkpoint`
-on the persist thread instead, every CHECKPOINT_EVERY appends.
-
-PostgreSQL has no such path yet: `journal_for_default_database` returns None, and every batch
-goes through the persist thread.
+Either only ever does the common case. Whenever it cannot commit at once it writes nothing and
+returns False, and the hub hands the batch to the persist thread
+(services.note_updates_append), which handles everything else: another writer holds SQLite's
+lock; a note was deleted while its edit was in flight (the foreign key fails); any other
+database error, after which the connection is closed and opened again on next use.
 """
 
 import logging
 import sqlite3
 from collections.abc import Sequence
 
+import psycopg
 from django.db import connection, connections
 
 from notes import services
 
 logger = logging.getLogger("notes.journal")
 
-# Appends between two WAL checkpoints (SQLite's own default is every 1,000 pages; an append
-# writes one or two).
+# SQLite appends between two WAL checkpoints (SQLite's own default is every 1,000 pages; an
+# append writes one or two).
 CHECKPOINT_EVERY = 500
 
 
 class SQLiteJournal:
-    """Appends to the update log of one SQLite database file, from one thread at a time."""
+    """Appends to the update log of one SQLite database file."""
 
     def __init__(self, *, path: str, db) -> None:
         self.path = path
@@ -50,7 +51,7 @@ class SQLiteJournal:
         self._connection: sqlite3.Connection | None = None
         self.since_checkpoint = 0
 
-    def append(self, entries: Sequence[services.Append]) -> bool:
+    async def append(self, entries: Sequence[services.Append]) -> bool:
         """Commit `entries` in one transaction and return True; or write nothing and return
         False when that cannot be done at once (see the module docstring)."""
         rows = services.note_update_rows(entries=entries, db=self.db)
@@ -67,7 +68,7 @@ class SQLiteJournal:
         except sqlite3.OperationalError as exc:
             if not _is_busy(exc):
                 logger.warning("journal append failed, reopening: %s", exc)
-                self.close()
+                await self.close()
             return False
         except sqlite3.Error as exc:
             # IntegrityError: a note deleted in flight. The persist thread keeps the rest.
@@ -77,7 +78,7 @@ class SQLiteJournal:
         return True
 
     def _open(self) -> sqlite3.Connection:
-        # timeout=0: even opening must not wait for a lock on the event loop.
+        # timeout=0: not even opening may wait for a lock on the event loop.
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=0, check_same_thread=False)
         for pragma in (
             "PRAGMA journal_mode=WAL",
@@ -89,7 +90,7 @@ class SQLiteJournal:
         self._connection = conn
         return conn
 
-    def close(self) -> None:
+    async def close(self) -> None:
         if self._connection is not None:
             try:
                 self._connection.close()
@@ -105,11 +106,51 @@ class SQLiteJournal:
         return True
 
 
-def wal_checkpoint() -> None:
-    """Fold SQLite's WAL into the database file as far as readers allow. Run on the persist
-    thread, through its Django connection (never on the event loop)."""
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+class PostgresJournal:
+    """Appends to the update log through an asyncio connection of its own."""
+
+    def __init__(self, *, db) -> None:
+        self.db = db
+        self.sql = services.INSERT_UPDATE_SQL
+        self._connection: psycopg.AsyncConnection | None = None
+
+    async def append(self, entries: Sequence[services.Append]) -> bool:
+        """Commit `entries` in one transaction and return True; or write nothing and return
+        False (see the module docstring)."""
+        rows = services.note_update_rows(entries=entries, db=self.db)
+        try:
+            conn = self._connection or await self._open()
+            async with conn.transaction(), conn.cursor() as cursor:
+                await cursor.executemany(self.sql, rows)
+        except psycopg.IntegrityError as exc:
+            logger.info("journal append refused: %s", exc)
+            return False
+        except psycopg.Error as exc:
+            logger.warning("journal append failed, reopening: %s", exc)
+            await self.close()
+            return False
+        return True
+
+    async def _open(self) -> psycopg.AsyncConnection:
+        # Django's own parameters (server, credentials, options, type adapters), so rows are
+        # adapted exactly as the persist thread's connection adapts them; its cursor class is
+        # for synchronous connections.
+        params = self.db.get_connection_params()
+        params.pop("cursor_factory", None)
+        params.setdefault("connect_timeout", 5)
+        self._connection = await psycopg.AsyncConnection.connect(**params, autocommit=True)
+        return self._connection
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            try:
+                await self._connection.close()
+            except psycopg.Error:
+                pass
+            self._connection = None
+
+    def checkpoint_due(self) -> bool:
+        return False  # PostgreSQL checkpoints on its own.
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
@@ -117,13 +158,23 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
-def journal_for_default_database() -> SQLiteJournal | None:
-    """The fast path for the default database, or None where there is none (PostgreSQL, or
-    an SQLite database that lives only in memory)."""
+def wal_checkpoint() -> None:
+    """Fold SQLite's WAL into the database file as far as readers allow. Run on the persist
+    thread, through its Django connection (never on the event loop)."""
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+Journal = SQLiteJournal | PostgresJournal
+
+
+def journal_for_default_database() -> Journal | None:
+    """The fast path for the default database, or None where there is none (an SQLite
+    database that lives only in memory)."""
     db = connections["default"]
-    if db.vendor != "sqlite":
-        return None
+    if db.vendor == "postgresql":
+        return PostgresJournal(db=db)
     path = str(db.settings_dict["NAME"])
-    if db.is_in_memory_db() or not path:
+    if db.vendor != "sqlite" or db.is_in_memory_db() or not path:
         return None
     return SQLiteJournal(path=path, db=db)

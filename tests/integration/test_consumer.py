@@ -122,8 +122,12 @@ async def test_a_failed_commit_sends_nothing_and_closes_the_note_for_a_clean_res
     def refuse(**_kwargs):
         raise RuntimeError("disk full")
 
-    # Both ways to commit fail: the event loop's own connection (SQLite), then the thread.
-    monkeypatch.setattr(journal.SQLiteJournal, "append", lambda self, entries: False)
+    async def cannot_commit_at_once(self, entries):
+        return False
+
+    # Both ways to commit fail: the event loop's own connection, then the persist thread.
+    for journal_class in (journal.SQLiteJournal, journal.PostgresJournal):
+        monkeypatch.setattr(journal_class, "append", cannot_commit_at_once)
     monkeypatch.setattr(services, "note_updates_append", refuse)
     await a.append("unsaved")
     assert await a.until(lambda: a.close_code == 1011)

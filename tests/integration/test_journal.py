@@ -1,4 +1,4 @@
-"""The event loop's own SQLite connection for keystroke commits (notes.journal), and the
+"""The event loop's own database connection for keystroke commits (notes.journal), and the
 persist thread it hands a batch to whenever it cannot commit at once."""
 
 import sqlite3
@@ -15,79 +15,28 @@ from notes.models import NoteUpdate
 from tests.factories import make_note, make_user
 from tests.yclient import YClient, session_cookie
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "sqlite",
-        reason="the event loop's own connection is for SQLite; PostgreSQL commits every batch "
-        "on the persist thread (test_consumer.py covers that path)",
-    ),
-]
+pytestmark = pytest.mark.django_db(transaction=True)
+
+sqlite_only = pytest.mark.skipif(
+    connection.vendor != "sqlite",
+    reason="SQLite's write lock and WAL checkpoints; PostgreSQL has neither to work around",
+)
 
 
 def _update(doc, chunk: str) -> bytes:
     return documents.edit_update(doc, lambda d: documents.text_append(d, chunk))
 
 
+@sync_to_async
 def _stored_text(note) -> str:
     return documents.doc_text(
         documents.doc_from_updates(services.note_state_load(note_id=note.pk).updates)
     )
 
 
-def test_append_commits_durably_where_django_reads_it():
-    note = make_note(owner=make_user(), text="")
-    log = journal.journal_for_default_database()
-    doc = documents.doc_new()
-    try:
-        assert log.append([services.Append(note.pk, _update(doc, "one"), note.owner_id)])
-        assert log.append([services.Append(note.pk, _update(doc, " two"), None)])
-    finally:
-        log.close()
-    assert _stored_text(note) == "one two"
-    authors = list(NoteUpdate.objects.filter(note=note).order_by("id").values_list("author_id"))
-    assert authors == [(note.owner_id,), (None,)]
-
-
-def test_append_writes_nothing_while_another_connection_holds_the_write_lock():
-    note = make_note(owner=make_user(), text="")
-    log = journal.journal_for_default_database()
-    holder = sqlite3.connect(log.path, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
-    try:
-        started = time.monotonic()
-        written = log.append([services.Append(note.pk, _update(documents.doc_new(), "x"), None)])
-        waited = time.monotonic() - started
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
-        log.close()
-    assert written is False
-    assert waited < 1.0, "the event loop slept in SQLite's busy handler"
-    assert not NoteUpdate.objects.filter(note=note).exists()
-
-
-def test_append_writes_nothing_when_a_note_was_deleted_in_flight():
-    kept = make_note(owner=make_user(), text="")
-    gone = make_note(owner=make_user(), text="")
-    gone_id = gone.pk
-    gone.delete()
-    doc = documents.doc_new()
-    log = journal.journal_for_default_database()
-    try:
-        written = log.append(
-            [
-                services.Append(kept.pk, _update(doc, "a"), None),
-                services.Append(gone_id, _update(doc, "b"), None),
-            ]
-        )
-        # The connection is still usable afterwards.
-        assert log.append([services.Append(kept.pk, _update(documents.doc_new(), "c"), None)])
-    finally:
-        log.close()
-    assert written is False
-    assert NoteUpdate.objects.filter(note=kept).count() == 1
-    assert _stored_text(kept) == "c"
+@sync_to_async
+def _log(note) -> list[tuple]:
+    return list(NoteUpdate.objects.filter(note=note).order_by("id").values_list("author_id"))
 
 
 @pytest.fixture
@@ -98,6 +47,59 @@ async def owner():
 @pytest.fixture
 async def note(owner):
     return await sync_to_async(make_note)(owner=owner, text="hello\n")
+
+
+@pytest.fixture
+async def log():
+    opened = journal.journal_for_default_database()
+    assert opened is not None
+    yield opened
+    await opened.close()
+
+
+async def test_append_commits_durably_where_django_reads_it(log, owner):
+    note = await sync_to_async(make_note)(owner=owner, text="")
+    doc = documents.doc_new()
+    assert await log.append([services.Append(note.pk, _update(doc, "one"), owner.pk)])
+    assert await log.append([services.Append(note.pk, _update(doc, " two"), None)])
+    assert await _stored_text(note) == "one two"
+    assert await _log(note) == [(owner.pk,), (None,)]
+
+
+async def test_append_writes_nothing_when_a_note_was_deleted_in_flight(log, owner):
+    kept = await sync_to_async(make_note)(owner=owner, text="")
+    gone = await sync_to_async(make_note)(owner=owner, text="")
+    gone_id = gone.pk
+    await sync_to_async(gone.delete)()
+    doc = documents.doc_new()
+    written = await log.append(
+        [
+            services.Append(kept.pk, _update(doc, "a"), None),
+            services.Append(gone_id, _update(doc, "b"), None),
+        ]
+    )
+    assert written is False
+    assert await _log(kept) == []
+    # The connection is still usable afterwards.
+    assert await log.append([services.Append(kept.pk, _update(documents.doc_new(), "c"), None)])
+    assert await _stored_text(kept) == "c"
+
+
+@sqlite_only
+async def test_append_writes_nothing_while_another_connection_holds_the_write_lock(log, note):
+    holder = sqlite3.connect(log.path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        update = _update(documents.doc_new(), "x")
+        written = await log.append([services.Append(note.pk, update, None)])
+        waited = time.monotonic() - started
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert written is False
+    assert waited < 1.0, "the event loop slept in SQLite's busy handler"
+    assert len(await _log(note)) == 1  # only make_note's own
 
 
 async def _pair(asgi_app, note, owner):
@@ -125,13 +127,14 @@ async def test_keystrokes_commit_on_the_event_loop_not_the_persist_thread(
     for word in ("one ", "two ", "three"):
         await a.append(word)
     assert await b.until(lambda: b.text == "hello\none two three")
-    assert await sync_to_async(_stored_text)(note) == "hello\none two three"
+    assert await _stored_text(note) == "hello\none two three"
     assert on_thread == []
     assert hub_module.get_hub().stats["persist_on_thread"] == 0
     await a.close()
     await b.close()
 
 
+@sqlite_only
 @pytest.mark.usefixtures("fresh_hub")
 async def test_a_locked_database_sends_the_batch_through_the_persist_thread(asgi_app, note, owner):
     """Another writer holds the lock: the event loop does not wait for it; the persist thread
@@ -149,7 +152,7 @@ async def test_a_locked_database_sends_the_batch_through_the_persist_thread(asgi
     released.join()
     holder.close()
     assert hub_module.get_hub().stats["persist_on_thread"] >= 1
-    assert await sync_to_async(_stored_text)(note) == "hello\nwhile locked"
+    assert await _stored_text(note) == "hello\nwhile locked"
     # Once the lock is free, the next batch commits on the event loop again.
     before = hub_module.get_hub().stats["persist_on_thread"]
     await a.append("!")
@@ -159,6 +162,7 @@ async def test_a_locked_database_sends_the_batch_through_the_persist_thread(asgi
     await b.close()
 
 
+@sqlite_only
 @pytest.mark.usefixtures("fresh_hub")
 async def test_wal_checkpoints_run_on_the_persist_thread(asgi_app, note, owner, monkeypatch):
     threads = []
@@ -176,5 +180,36 @@ async def test_wal_checkpoints_run_on_the_persist_thread(asgi_app, note, owner, 
         assert await b.until(lambda i=i: b.text.endswith(str(i)))
     assert await b.until(lambda: len(threads) >= 2)
     assert all(name.startswith("notes-persist") for name in threads), threads
+    await a.close()
+    await b.close()
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="a PostgreSQL server ending the journal's session"
+)
+@pytest.mark.usefixtures("fresh_hub")
+async def test_a_lost_connection_sends_the_batch_through_the_persist_thread_and_reconnects(
+    asgi_app, note, owner
+):
+    a, b = await _pair(asgi_app, note, owner)
+    await a.append("first")
+    assert await b.until(lambda: b.text == "hello\nfirst")
+    hub = hub_module.get_hub()
+    backend = hub._journal._connection.info.backend_pid
+
+    @sync_to_async
+    def terminate() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [backend])
+
+    await terminate()
+    await a.append(" second")
+    assert await b.until(lambda: b.text == "hello\nfirst second")
+    assert hub.stats["persist_on_thread"] == 1
+    await a.append(" third")
+    assert await b.until(lambda: b.text == "hello\nfirst second third")
+    assert hub.stats["persist_on_thread"] == 1, "the journal did not reconnect"
+    assert hub._journal._connection.info.backend_pid != backend
+    assert await _stored_text(note) == "hello\nfirst second third"
     await a.close()
     await b.close()

@@ -1,7 +1,6 @@
 """The note WebSocket through the real ASGI app: auth, Origin, sync, fan-out, persistence."""
 
 import asyncio
-import threading
 import time
 
 import pytest
@@ -11,6 +10,7 @@ from pycrdt import Text
 from notes import broadcast, documents, protocol
 from notes.models import Note, NoteUpdate
 from tests.factories import make_note, make_user
+from tests.spies import threads_calling
 from tests.yclient import YClient, session_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_hub")]
@@ -150,14 +150,7 @@ async def test_checkpoints_are_written_by_the_persist_thread_between_commits(
 
     settings.NOTES_CHECKPOINT_SWEEP = 0.05
     settings.NOTES_CHECKPOINT_IDLE = 0
-    writers = []
-    record_for_real = services.revision_checkpoint_record
-
-    def record(**kwargs):
-        writers.append(threading.current_thread().name)
-        return record_for_real(**kwargs)
-
-    monkeypatch.setattr(services, "revision_checkpoint_record", record)
+    writers = threads_calling(monkeypatch, services, "revision_checkpoint_record")
     a = await _client(asgi_app, shared_note, cookie)
     await a.until(lambda: a.text == "hello\n")
     await a.append("checkpoint me")

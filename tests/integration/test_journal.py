@@ -13,6 +13,7 @@ from notes import documents, journal, services
 from notes import hub as hub_module
 from notes.models import NoteUpdate
 from tests.factories import make_note, make_user
+from tests.spies import threads_calling
 from tests.yclient import YClient, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -115,14 +116,7 @@ async def _pair(asgi_app, note, owner):
 async def test_keystrokes_commit_on_the_event_loop_not_the_persist_thread(
     asgi_app, note, owner, monkeypatch
 ):
-    on_thread = []
-    append_for_real = services.note_updates_append
-
-    def append(**kwargs):
-        on_thread.append(threading.current_thread().name)
-        return append_for_real(**kwargs)
-
-    monkeypatch.setattr(services, "note_updates_append", append)
+    on_thread = threads_calling(monkeypatch, services, "note_updates_append")
     a, b = await _pair(asgi_app, note, owner)
     for word in ("one ", "two ", "three"):
         await a.append(word)
@@ -165,15 +159,8 @@ async def test_a_locked_database_sends_the_batch_through_the_persist_thread(asgi
 @sqlite_only
 @pytest.mark.usefixtures("fresh_hub")
 async def test_wal_checkpoints_run_on_the_persist_thread(asgi_app, note, owner, monkeypatch):
-    threads = []
-    checkpoint_for_real = journal.wal_checkpoint
-
-    def checkpoint():
-        threads.append(threading.current_thread().name)
-        checkpoint_for_real()
-
     monkeypatch.setattr(journal, "CHECKPOINT_EVERY", 3)
-    monkeypatch.setattr(journal, "wal_checkpoint", checkpoint)
+    threads = threads_calling(monkeypatch, journal, "wal_checkpoint")
     a, b = await _pair(asgi_app, note, owner)
     for i in range(7):
         await a.append(str(i))

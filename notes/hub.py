@@ -8,8 +8,10 @@ Sockets (notes.consumers) hand decoded messages to the hub; the hub owns everyth
 - The hub, not each socket, joins the note's channel-layer group: one membership per note per
   process, so fan-out cost does not grow with the number of members.
 - Client updates are applied (which validates them), queued, and committed by one persister in
-  batches across all notes (group commit). Only after the commit does the hub send them to the
-  note's other local sockets and, once per note per batch, to the group.
+  batches across all notes (group commit): on the event loop's own database connection
+  (notes.journal), or on the persist thread when that cannot commit at once. Only after the
+  commit does the hub send them to the note's other local sockets and, once per note per
+  batch, to the group (if another process can hear it).
 - Channel-layer delivery is at-most-once. Each hub numbers its messages per note; a receiver
   that sees a gap, and every loaded note every HEAL_INTERVAL, catches up from the database log.
   Clients are also sent sync step 1 every RESYNC_INTERVAL so they return anything we lack.

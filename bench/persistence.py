@@ -89,9 +89,8 @@ def main() -> int:
     run.LATEST.write_text(json.dumps(latest, indent=2))
     # Only this section changes: the other scenarios' figures stay as their runs wrote them.
     doc = servers.ROOT / "docs" / "benchmarks.md"
-    doc.write_text(
-        report.splice_section(doc.read_text(), report.persistence_section(latest["persistence"]))
-    )
+    text = report.splice_section(doc.read_text(), report.persistence_section(latest["persistence"]))
+    doc.write_text(report.splice_section(text, report.targets_section(latest)))
     print(f"done in {round(time.monotonic() - began)} s; wrote docs/benchmarks.md", flush=True)
     return 0
 

@@ -239,8 +239,10 @@ def _marks(r) -> str:
     return f" ⚠{'+'.join(marks)}" if marks else ""
 
 
-def _knee(pairs, side) -> str:
-    """First step with p95 over the limit or a lost delivery.
+def _knee_steps(pairs, side) -> tuple[str | None, str | None, list[str], list[str]]:
+    """The knee: the first step with p95 over the limit or a lost delivery (None if no step
+    was); the last step assessed under it; the lagged steps counted as under it; the lagged
+    steps skipped.
 
     A step where the generator lagged still counts as under the knee if its p95 is within the
     limit: the generator's lag only adds to the latency it measures (it stamps an edit when it
@@ -259,9 +261,16 @@ def _knee(pairs, side) -> str:
                 continue
             bounded.append(name)
         if over:
-            found = name
-            break
+            return name, assessed, bounded, skipped
         assessed = name
+    return None, assessed, bounded, skipped
+
+
+def _knee(pairs, side) -> str:
+    """The knee in words (see _knee_steps)."""
+    knee, assessed, bounded, skipped = _knee_steps(pairs, side)
+    if knee is not None:
+        found = knee
     else:
         found = f"none up to {assessed}" if assessed else "not measured"
     notes = []
@@ -271,6 +280,15 @@ def _knee(pairs, side) -> str:
     if skipped:
         notes.append(f"runs at {', '.join(skipped)} skipped: generator lagged")
     return f"**{found}**" + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _per_socket(r: dict, sockets: int) -> tuple[float | None, str]:
+    """KiB of server RSS per idle socket, and RSS before → during in MiB."""
+    s = r.get("server", {})
+    if "rssDuringBytes" not in s:
+        return None, "–"
+    kib = (s["rssDuringBytes"] - s["rssBeforeBytes"]) / sockets / 1024
+    return kib, f"{s['rssBeforeBytes'] / 2**20:.0f} → {s['rssDuringBytes'] / 2**20:.0f}"
 
 
 def _lag_rows(results: dict) -> list[str]:
@@ -430,6 +448,7 @@ def write(latest: dict, path: Path, *, plot_path: Path) -> None:
         f"- Last run: `{' '.join(run.get('argv', []))}` at {run.get('stamp')} "
         f"({run.get('seconds')} s).",
         "",
+        *targets_section(latest),
         METHOD,
         COMMANDS,
     ]
@@ -537,15 +556,7 @@ def write(latest: dict, path: Path, *, plot_path: Path) -> None:
         for k in idle:
             ours, ref = get(k)
             n = int(k.split("-")[1])
-
-            def per(r, n=n):
-                s = r.get("server", {})
-                if "rssDuringBytes" not in s:
-                    return None, "–"
-                kib = (s["rssDuringBytes"] - s["rssBeforeBytes"]) / n / 1024
-                return kib, f"{s['rssBeforeBytes'] / 2**20:.0f} → {s['rssDuringBytes'] / 2**20:.0f}"
-
-            (ko, so), (kr, sr) = per(ours), per(ref)
+            (ko, so), (kr, sr) = _per_socket(ours, n), _per_socket(ref, n)
             rows.append(
                 f"| {n:,} | {so} | {_fmt(ko, 1)} | {sr} | {_fmt(kr, 1)} | {_ratio(ko, kr)} |"
             )
@@ -622,6 +633,90 @@ def write(latest: dict, path: Path, *, plot_path: Path) -> None:
         "",
     ]
     path.write_text("\n".join(out))
+
+
+# The performance goals the report checks (docs/benchmarks.md, "Targets").
+TARGET_TYPING_RATIO = 1.5
+TARGET_KNEE_AUTHORS = 150
+TARGET_IDLE_SOCKETS = 2000
+TARGET_IDLE_KIB = 100
+TARGET_JOIN_MS = 100
+TARGET_COMMIT_P99_MS = 100
+
+
+def targets_section(latest: dict) -> list[str]:
+    """Each performance goal against the figures of the sections below, as markdown lines."""
+    results = latest.get("results", {})
+
+    def get(key):
+        pair = results.get(key, {})
+        return pair.get("ours", {}), pair.get("reference", {})
+
+    def verdict(ok):
+        return "–" if ok is None else ("yes" if ok else "**no**")
+
+    rows = ["| goal | ours | reference, same run | met |", "| --- | ---: | ---: | --- |"]
+    for key, label in (
+        (f"typing-{TYPING_AUTHORS}", f"typing p99, {TYPING_AUTHORS} authors"),
+        (f"sweep-{TYPING_AUTHORS}", f"the same, the sweep's {TYPING_AUTHORS}-author step"),
+    ):
+        ours, ref = get(key)
+        a, b = _lat(ours, "p99"), _lat(ref, "p99")
+        ok = None if a is None or not b else a / b <= TARGET_TYPING_RATIO
+        rows.append(
+            f"| {label} ≤ {TARGET_TYPING_RATIO}× the reference | {_fmt(a)} ms "
+            f"| {_fmt(b)} ms ({_ratio(a, b)}) | {verdict(ok)} |"
+        )
+    pairs = sorted(
+        ((k.split("-")[1], *get(k)) for k in results if k.startswith("sweep-")),
+        key=lambda t: int(t[0]),
+    )
+    knee, assessed, _, _ = _knee_steps(pairs, "ours")
+    reached = knee if knee is not None else assessed
+    ok = None if reached is None else int(reached) >= TARGET_KNEE_AUTHORS
+    rows.append(
+        f"| knee ≥ {TARGET_KNEE_AUTHORS} authors, one process | {_knee(pairs, 'ours')} "
+        f"| {_knee(pairs, 'reference')} | {verdict(ok)} |"
+    )
+    ours, ref = get(f"idle-{TARGET_IDLE_SOCKETS}")
+    (ko, _), (kr, _) = _per_socket(ours, TARGET_IDLE_SOCKETS), _per_socket(ref, TARGET_IDLE_SOCKETS)
+    rows.append(
+        f"| {TARGET_IDLE_SOCKETS:,} idle sockets ≤ {TARGET_IDLE_KIB} KiB each | {_fmt(ko, 1)} KiB "
+        f"| {_fmt(kr, 1)} KiB | {verdict(None if ko is None else ko <= TARGET_IDLE_KIB)} |"
+    )
+    ours, ref = get("join-storm-100")
+    a = ours.get("connect", {}).get("syncMs", {})
+    b = ref.get("connect", {}).get("syncMs", {})
+    ok = None if a.get("p95") is None else a["p95"] <= TARGET_JOIN_MS
+    rows.append(
+        f"| join sync of the B4-sized note ≤ {TARGET_JOIN_MS} ms (p95; p99, max) "
+        f"| {_fmt(a.get('p95'))} ms ({_fmt(a.get('p99'))}, {_fmt(a.get('max'))}) "
+        f"| {_fmt(b.get('p95'))} ms ({_fmt(b.get('p99'))}, {_fmt(b.get('max'))}) "
+        f"| {verdict(ok)} |"
+    )
+    commits = latest.get("persistence", {}).get("rows", [])
+    worst = max((row["p99_ms"] for row in commits if row.get("p99_ms") is not None), default=None)
+    figures = ", ".join(f"{row['db']} {_fmt(row['p99_ms'])}" for row in commits) or "–"
+    rows.append(
+        f"| edit-to-commit p99 ≤ {TARGET_COMMIT_P99_MS} ms | {figures} ms | no persistence "
+        f"| {verdict(None if worst is None else worst <= TARGET_COMMIT_P99_MS)} |"
+    )
+    runs = [pair["ours"] for pair in results.values() if pair.get("ours", {}).get("expected")]
+    lossy = [r.get("name", "?") for r in runs if r["delivered"] < r["expected"]]
+    diverged = [r.get("name", "?") for r in runs if _converged(r) not in ("yes", "–")]
+    rows.append(
+        f"| 0 lost deliveries, every scenario | {len(lossy)} of {len(runs)} runs lost any; "
+        f"{len(diverged)} diverged | | {verdict(not lossy and not diverged if runs else None)} |"
+    )
+    return [
+        "## Targets",
+        "",
+        "The goals, each read from the sections below (ours against the reference in the same",
+        "run, where there is one).",
+        "",
+        *rows,
+        "",
+    ]
 
 
 def persistence_section(persistence: dict) -> list[str]:

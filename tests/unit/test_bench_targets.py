@@ -1,0 +1,62 @@
+"""The benchmark report's targets table: each goal's verdict from the figures it reads."""
+
+from bench.report import targets_section
+
+
+def _typing(p99, *, delivered=100, expected=100):
+    return {
+        "latencyMs": {"p50": 1.0, "p95": 2.0, "p99": p99},
+        "deliveredRatio": delivered / expected,
+        "delivered": delivered,
+        "expected": expected,
+        "generator": {"warnings": []},
+        "correctness": {"converged": True, "lateJoiners": 1, "lateJoinersMatching": 1},
+    }
+
+
+def _latest(ours_p99=3.0, ref_p99=2.5, *, knee_p95=(5, 20, 60), lost=0, commit_p99=5.0):
+    results = {
+        "typing-20": {"ours": _typing(ours_p99), "reference": _typing(ref_p99)},
+        "sweep-20": {"ours": _typing(ours_p99), "reference": _typing(ref_p99)},
+    }
+    for authors, p95 in zip((50, 100, 150), knee_p95, strict=True):
+        run = {**_typing(1.0, delivered=100 - lost), "latencyMs": {"p95": p95}}
+        results[f"sweep-{authors}"] = {"ours": run, "reference": _typing(1.0)}
+    idle = {"server": {"rssBeforeBytes": 80 * 2**20, "rssDuringBytes": 150 * 2**20}}
+    results["idle-2000"] = {"ours": idle, "reference": idle}
+    sync = {"connect": {"syncMs": {"p95": 40.0, "p99": 90.0, "max": 120.0}}}
+    results["join-storm-100"] = {"ours": sync, "reference": sync}
+    persistence = {"rows": [{"db": "sqlite", "p99_ms": commit_p99}]}
+    return {"results": results, "persistence": persistence}
+
+
+def _verdicts(latest) -> dict[str, str]:
+    rows = [line for line in targets_section(latest) if line.startswith("| ") and "---" not in line]
+    return {row.split(" | ")[0][2:]: row.rsplit(" | ", 1)[1].rstrip(" |") for row in rows[1:]}
+
+
+def test_every_goal_is_met_by_good_figures():
+    verdicts = _verdicts(_latest())
+    assert len(verdicts) == 7
+    assert set(verdicts.values()) == {"yes"}
+
+
+def test_typing_p99_over_one_and_a_half_times_the_reference_is_not_met():
+    verdicts = _verdicts(_latest(ours_p99=3.9, ref_p99=2.5))
+    assert verdicts["typing p99, 20 authors ≤ 1.5× the reference"] == "**no**"
+
+
+def test_a_knee_below_150_authors_is_not_met():
+    verdicts = _verdicts(_latest(knee_p95=(5, 120, 60)))
+    assert verdicts["knee ≥ 150 authors, one process"] == "**no**"
+
+
+def test_one_lost_delivery_anywhere_fails_the_loss_goal():
+    verdicts = _verdicts(_latest(lost=1))
+    assert verdicts["0 lost deliveries, every scenario"] == "**no**"
+
+
+def test_a_slow_commit_fails_its_goal_and_missing_figures_claim_nothing():
+    verdicts = _verdicts(_latest(commit_p99=140.0))
+    assert verdicts["edit-to-commit p99 ≤ 100 ms"] == "**no**"
+    assert set(_verdicts({"results": {}}).values()) == {"–"}

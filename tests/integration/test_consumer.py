@@ -580,3 +580,33 @@ async def test_origin_policy_at_the_handshake(
     assert await client.connect() is connects
     if connects:
         await client.close()
+
+
+async def test_catching_up_on_entries_the_note_holds_keeps_the_joiners_encoding(
+    asgi_app, shared_note, cookie
+):
+    """Catch-up re-reads the newest log entries every heal tick. Applying them changes
+    nothing, and must not throw away the encoding joiners get (re-encoding a large note is
+    work on the event loop that every socket of the process waits for)."""
+    from notes import hub as hub_module
+
+    a = await _client(asgi_app, shared_note, cookie)
+    b = await _client(asgi_app, shared_note, cookie)
+    assert await a.until(lambda: a.text == "hello\n")
+    assert await b.until(lambda: b.text == "hello\n")
+    await a.append("x")
+    assert await b.until(lambda: b.text == "hello\nx")
+    joiner = await _client(asgi_app, shared_note, cookie)
+    assert await joiner.until(lambda: joiner.text == "hello\nx")
+    hub = hub_module.get_hub()
+    room = hub.rooms[shared_note.pk]
+    cached = room.full_update
+    assert cached is not None
+    await hub._catch_up(room)  # reads "x" again: already in the document
+    await hub._catch_up(room)
+    assert room.full_update is cached
+    await a.append("y")
+    assert await b.until(lambda: b.text == "hello\nxy")
+    assert room.full_update is None, "a change kept the old encoding"
+    for client in (a, b, joiner):
+        await client.close()

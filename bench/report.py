@@ -282,6 +282,12 @@ def _knee(pairs, side) -> str:
     return f"**{found}**" + (f" ({'; '.join(notes)})" if notes else "")
 
 
+def _pair(results: dict, key: str) -> tuple[dict, dict]:
+    """Our result and the reference's for one scenario ({} where missing)."""
+    pair = results.get(key, {})
+    return pair.get("ours", {}), pair.get("reference", {})
+
+
 def _per_socket(r: dict, sockets: int) -> tuple[float | None, str]:
     """KiB of server RSS per idle socket, and RSS before → during in MiB."""
     s = r.get("server", {})
@@ -428,8 +434,7 @@ def write(latest: dict, path: Path, *, plot_path: Path) -> None:
     run = latest.get("run", {})
 
     def get(key):
-        pair = results.get(key, {})
-        return pair.get("ours", {}), pair.get("reference", {})
+        return _pair(results, key)
 
     out = [
         INTRO,
@@ -649,8 +654,7 @@ def targets_section(latest: dict) -> list[str]:
     results = latest.get("results", {})
 
     def get(key):
-        pair = results.get(key, {})
-        return pair.get("ours", {}), pair.get("reference", {})
+        return _pair(results, key)
 
     def verdict(ok):
         return "–" if ok is None else ("yes" if ok else "**no**")

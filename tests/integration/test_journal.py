@@ -30,9 +30,7 @@ def _update(doc, chunk: str) -> bytes:
 
 @sync_to_async
 def _stored_text(note) -> str:
-    return documents.doc_text(
-        documents.doc_from_updates(services.note_state_load(note_id=note.pk).updates)
-    )
+    return services.note_current_text(note_id=note.pk)
 
 
 @sync_to_async

@@ -2,7 +2,8 @@
 ASGI entry point: `daphne collab.asgi:application` serves the whole site.
 
 HTTP goes to Django (static files through WhiteNoise); WebSockets pass the Origin check
-(collab/origins.py), then session authentication, then the URL router.
+(collab/origins.py), get the handshake's session, then reach the URL router; each consumer
+finds its user with its own access check (collab/sessions.py).
 """
 
 import logging
@@ -14,7 +15,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "collab.settings")
 django_asgi_app = get_asgi_application()
 
 # Imported after Django is set up: these modules touch models and settings.
-from channels.auth import AuthMiddleware  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.sessions import CookieMiddleware  # noqa: E402
 from django.conf import settings  # noqa: E402
@@ -35,12 +35,11 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # Stricter than Channels' AllowedHostsOriginValidator, which ignores the port: see
-        # collab/origins.py for the policy. Sockets read the session, never write it (see
-        # collab/sessions.py for why not Channels' SessionMiddleware).
+        # collab/origins.py for the policy. Sockets read the session, never write it, and find
+        # the user themselves (see collab/sessions.py for why not Channels' SessionMiddleware
+        # and AuthMiddleware).
         "websocket": SameOriginValidator(
-            CookieMiddleware(
-                ReadOnlySessionMiddleware(AuthMiddleware(URLRouter(websocket_urlpatterns)))
-            )
+            CookieMiddleware(ReadOnlySessionMiddleware(URLRouter(websocket_urlpatterns)))
         ),
     }
 )

@@ -9,12 +9,14 @@ import json
 import logging
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from collab.daphne_patches import SEND_BINARY
+from collab.sessions import session_user
 from notes import protocol, selectors
 from notes.hub import get_hub
 from notes.identity import user_display_name
@@ -36,7 +38,19 @@ CLOSE_TOO_BIG = 1009
 _peer_ids = itertools.count(1)
 
 
-_role_on_note = database_sync_to_async(selectors.note_role_of)
+@database_sync_to_async
+def _note_access(*, session, note_id) -> tuple:
+    """The session's user and their role on the note (None: no such note; NONE when not
+    logged in), in one trip to the database thread: in a join storm each trip waits behind
+    everyone else's, so a joiner makes one. database_sync_to_async closes stale database
+    connections first, as Channels' dispatch would."""
+    user = session_user(session)
+    if not user.is_authenticated:
+        return user, Role.NONE
+    return user, selectors.note_role_of(note_id=note_id, user=user)
+
+
+_session_user = database_sync_to_async(session_user)
 
 
 class NoteConsumer(AsyncWebsocketConsumer):
@@ -70,11 +84,11 @@ class NoteConsumer(AsyncWebsocketConsumer):
         self.joined = False
         self.peer_id = next(_peer_ids)
         self.note_id = self.scope["url_route"]["kwargs"]["note_id"]
-        user = self.scope.get("user")
-        self.user_id = getattr(user, "pk", None)
-        if user is None or not user.is_authenticated:
+        user, role = await _note_access(session=self.scope["session"], note_id=self.note_id)
+        self.scope["user"] = user
+        self.user_id = user.pk
+        if not user.is_authenticated:
             return await self._refuse(CLOSE_NOT_LOGGED_IN, "Log in to open this note")
-        role = await _role_on_note(note_id=self.note_id, user=user)
         if role is None:
             return await self._refuse(CLOSE_NOT_FOUND, "This note does not exist")
         if role < Role.VIEWER:
@@ -99,16 +113,16 @@ class NoteConsumer(AsyncWebsocketConsumer):
         await self.close(code=code, reason=reason)
 
     async def dispatch(self, message):
-        """Route frames straight to receive(); everything else the Channels way.
+        """Hand each message straight to its handler.
 
-        Channels closes stale database connections before every message it dispatches, which
-        costs a hop to the sync thread. Frames do no database work here, and they are the hot
-        path, so they skip it; connect and disconnect keep it.
+        Channels' dispatch first closes stale database connections, a trip to the database
+        thread per message. Frames (the hot path) and disconnects do no database work, and
+        connect's access check closes them itself.
         """
         if message["type"] == "websocket.receive":
             await self.websocket_receive(message)
         else:
-            await super().dispatch(message)
+            await getattr(self, get_handler_name(message))(message)
 
     async def receive(self, text_data=None, bytes_data=None):
         """Called for each frame from the client."""
@@ -190,9 +204,9 @@ class NotesListConsumer(AsyncWebsocketConsumer):
         """Called when the list page opens its socket."""
         self.joined = False
         self.peer_id = next(_peer_ids)
-        user = self.scope.get("user")
+        user = self.scope["user"] = await _session_user(self.scope["session"])
         await self.accept()
-        if user is None or not user.is_authenticated:
+        if not user.is_authenticated:
             return await self.close(code=CLOSE_NOT_LOGGED_IN, reason="Log in to see your notes")
         self.user_id = user.pk
         await get_hub().list_join(self)

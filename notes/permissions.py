@@ -20,14 +20,21 @@ class Role(IntEnum):
 
 def note_role(*, user, note: Note) -> Role:
     """Return the user's role on the note (NONE for anonymous users and strangers)."""
+    member_role = None
+    if user.is_authenticated and note.owner_id != user.pk:
+        memberships = Membership.objects.filter(note_id=note.pk, user_id=user.pk)
+        member_role = memberships.values_list("role", flat=True).first()
+    return note_role_given(user=user, owner_id=note.owner_id, member_role=member_role)
+
+
+def note_role_given(*, user, owner_id, member_role: str | None) -> Role:
+    """The user's role on a note with this owner, where the user's membership has this role
+    (None: not a member). For callers that read both in one query."""
     if not user.is_authenticated:
         return Role.NONE
-    if note.owner_id == user.pk:
+    if owner_id == user.pk:
         return Role.OWNER
-    role = Membership.objects.filter(note_id=note.pk, user_id=user.pk).values_list(
-        "role", flat=True
-    )
-    return _MEMBER_ROLES.get(role.first(), Role.NONE)
+    return _MEMBER_ROLES.get(member_role, Role.NONE)
 
 
 _MEMBER_ROLES = {Membership.Role.EDITOR: Role.EDITOR, Membership.Role.VIEWER: Role.VIEWER}

@@ -6,6 +6,7 @@ HTTP goes to Django (static files through WhiteNoise); WebSockets pass the Origi
 finds its user with its own access check (collab/sessions.py).
 """
 
+import gc
 import logging
 import os
 
@@ -43,3 +44,9 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# Everything loaded by now (Django, Channels, Twisted, the app) lives as long as the process.
+# Frozen, the cyclic collector stops scanning it: a full collection during typing-20 took 56 ms
+# (every socket of the process waits) and takes 4.5 ms frozen.
+gc.collect()
+gc.freeze()

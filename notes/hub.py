@@ -152,6 +152,13 @@ class Room:
     full_update: bytes | None = None
     _clocks: dict[int, int] | None = None
 
+    def cancel_timers(self) -> None:
+        """Drop whatever is scheduled for this note: the hub is stopping."""
+        for timer in (self.awareness_flush, self.unload, self.presence_timer):
+            if timer is not None:
+                timer.cancel()
+        self.awareness_flush = self.unload = self.presence_timer = None
+
     def apply(self, *updates: bytes, observe: bool = True) -> bool:
         """Apply updates to the loaded document (see _apply); whether it changed. With
         observe=False this returns True and the caller tells from the state vector.
@@ -243,7 +250,13 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        # Nothing scheduled may run after this: its task would outlive the hub (and, in tests,
+        # the event loop). _unload still stores every dirty text.
+        if self._text_refresh is not None:
+            self._text_refresh.cancel()
+            self._text_refresh = None
         for room in list(self.rooms.values()):
+            room.cancel_timers()
             await self._unload(room)
         if self._journal is not None:
             with contextlib.suppress(Exception):

@@ -610,3 +610,24 @@ async def test_catching_up_on_entries_the_note_holds_keeps_the_joiners_encoding(
     assert room.full_update is None, "a change kept the old encoding"
     for client in (a, b, joiner):
         await client.close()
+
+
+async def test_a_stopped_hub_leaves_nothing_scheduled_behind(asgi_app, shared_note, cookie):
+    from notes import hub as hub_module
+
+    a = await _client(asgi_app, shared_note, cookie)
+    await a.set_awareness(555, 1, '{"user":{"name":"A"}}')
+    await a.append("x")
+    await a.close()  # schedules a presence announcement, an awareness flush, a text refresh
+    hub = hub_module.get_hub()
+    ran = []
+    for name in ("_announce_presence", "_flush_awareness", "_refresh_dirty_texts"):
+
+        async def record(*args, name=name):
+            ran.append(name)
+
+        setattr(hub, name, record)
+    await hub.stop()
+    hub_module._hub = None
+    await asyncio.sleep(max(hub_module.PRESENCE_DEBOUNCE, hub_module.TEXT_REFRESH_DELAY) + 0.2)
+    assert ran == []

@@ -11,10 +11,11 @@ a COMMIT that waits for the disk, as the persist thread's does.
 
 - SQLite (`SQLiteJournal`): the standard library's driver, which blocks, so the event loop
   waits for the INSERT and the disk flush (WAL, synchronous=FULL, as Django's connections):
-  about 0.3 ms here. Its busy timeout is 0, so it never sleeps in SQLite's busy handler behind
-  another writer (a checkpoint, a compaction, a page view that writes). WAL checkpoints never
-  run here (wal_autocheckpoint=0): folding the log into the database file takes milliseconds;
-  the hub runs `wal_checkpoint` on the persist thread every CHECKPOINT_EVERY appends instead.
+  0.3 to 1 ms at p50 here (a thread of its own was slower still: docs/architecture.md). Its
+  busy timeout is 0, so it never sleeps in SQLite's busy handler behind another writer (a
+  checkpoint, a compaction, a page view that writes). WAL checkpoints never run here
+  (wal_autocheckpoint=0): folding the log into the database file takes milliseconds; the hub
+  runs `wal_checkpoint` on the persist thread every CHECKPOINT_EVERY appends instead.
 - PostgreSQL (`PostgresJournal`): psycopg's asyncio connection; the event loop goes on while
   the server commits.
 

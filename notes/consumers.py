@@ -85,7 +85,6 @@ class NoteConsumer(AsyncWebsocketConsumer):
         self.peer_id = next(_peer_ids)
         self.note_id = self.scope["url_route"]["kwargs"]["note_id"]
         user, role = await _note_access(session=self.scope["session"], note_id=self.note_id)
-        self.scope["user"] = user
         self.user_id = user.pk
         if not user.is_authenticated:
             return await self._refuse(CLOSE_NOT_LOGGED_IN, "Log in to open this note")
@@ -204,7 +203,7 @@ class NotesListConsumer(AsyncWebsocketConsumer):
         """Called when the list page opens its socket."""
         self.joined = False
         self.peer_id = next(_peer_ids)
-        user = self.scope["user"] = await _session_user(self.scope["session"])
+        user = await _session_user(self.scope["session"])
         await self.accept()
         if not user.is_authenticated:
             return await self.close(code=CLOSE_NOT_LOGGED_IN, reason="Log in to see your notes")

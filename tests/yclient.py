@@ -15,11 +15,14 @@ from notes import documents, protocol
 ORIGIN = b"http://127.0.0.1"
 
 
-@sync_to_async
-def session_cookie(user) -> str:
+def login_session_key(user) -> str:
+    """Log `user` in as a browser would and return the session key its cookie holds."""
     client = Client()
     client.force_login(user)
     return client.cookies["sessionid"].value
+
+
+session_cookie = sync_to_async(login_session_key)
 
 
 class YClient:

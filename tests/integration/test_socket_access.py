@@ -7,21 +7,18 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth import BACKEND_SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
-from django.test import Client
 
 from collab.sessions import session_user
 from notes import selectors
 from notes.permissions import Role, note_role
 from tests.factories import make_note, make_user, share_note
-from tests.yclient import YClient
+from tests.yclient import YClient, login_session_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _logged_in_session(user) -> SessionStore:
-    client = Client()
-    client.force_login(user)
-    return SessionStore(client.cookies["sessionid"].value)
+    return SessionStore(login_session_key(user))
 
 
 def test_a_logged_in_session_gives_its_user(user):

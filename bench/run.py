@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import report, scenarios
+from bench import report, rounds, scenarios
 from bench.servers import BENCH, ROOT, OurServer, ReferenceServer, cpu_seconds, rss_bytes
 
 RESULTS = BENCH / "results"
@@ -168,9 +168,15 @@ def disturbance(result: dict) -> float:
     return lag * 100 + (other if other > OTHER_CPU_WARN_PERCENT else 0)
 
 
-def run_one(scenario: scenarios.Scenario, server, out_dir: Path, attempt: int = 1) -> dict:
+def run_one(
+    scenario: scenarios.Scenario, server, out_dir: Path, attempt: int = 1, round_: int | None = None
+) -> dict:
     """Run one scenario against one server; returns the generator's result plus server figures."""
-    name = f"{scenario.key}-{server.kind}" + (f"-try{attempt}" if attempt > 1 else "")
+    name = (
+        f"{scenario.key}-{server.kind}"
+        + (f"-round{round_ + 1}" if round_ is not None else "")
+        + (f"-try{attempt}" if attempt > 1 else "")
+    )
     config_path = out_dir / f"{name}.config.json"
     result_path = out_dir / f"{name}.json"
     if server.deaths():
@@ -191,7 +197,11 @@ def run_one(scenario: scenarios.Scenario, server, out_dir: Path, attempt: int = 
     )
     busy_before = wait_for_quiet_machine()
     hits_before = len(log_hits(server))
-    print(f"== {scenario.key} against {server.kind} ({scenario.clients} clients)", flush=True)
+    of_rounds = f", round {round_ + 1} of {scenario.rounds}" if round_ is not None else ""
+    print(
+        f"== {scenario.key} against {server.kind} ({scenario.clients} clients{of_rounds})",
+        flush=True,
+    )
     started = time.monotonic()
     with Sampler(server.pids) as sampler:
         try:
@@ -261,28 +271,45 @@ def run_one(scenario: scenarios.Scenario, server, out_dir: Path, attempt: int = 
     return result
 
 
+def run_kept(scenario, server, out_dir, retry: bool, round_: int | None = None) -> dict:
+    """run_one, and once more if that run was disturbed and `retry`; keeps the cleaner run."""
+    result = run_one(scenario, server, out_dir, round_=round_)
+    if retry and disturbance(result) > 0:
+        # Other sessions share this machine: try once more, keep the cleaner run.
+        print("   re-running: that run was disturbed", flush=True)
+        again = run_one(scenario, server, out_dir, attempt=2, round_=round_)
+        kept, dropped = sorted((result, again), key=disturbance)
+        kept["otherAttempt"] = {
+            "disturbance": disturbance(dropped),
+            "latencyMs": dropped.get("latencyMs"),
+            "error": dropped.get("error"),
+        }
+        result = kept
+    return result
+
+
 def run_against_both(batch, ours, reference, out_dir, results, retry: bool):
+    by_kind = {"ours": ours, "reference": reference}
     for scenario in batch:
         pair = {}
-        for server in (ours, reference):
-            reused = results.get(scenario.reference_from or "", {}).get(server.kind)
-            if server is reference and reused is not None:
-                pair[server.kind] = {**reused, "reusedFrom": scenario.reference_from}
-                continue
-            result = run_one(scenario, server, out_dir)
-            if retry and disturbance(result) > 0:
-                # Other sessions share this machine: try once more, keep the cleaner run.
-                print("   re-running: that run was disturbed", flush=True)
-                again = run_one(scenario, server, out_dir, attempt=2)
-                kept, dropped = sorted((result, again), key=disturbance)
-                kept["otherAttempt"] = {
-                    "disturbance": disturbance(dropped),
-                    "latencyMs": dropped.get("latencyMs"),
-                    "error": dropped.get("error"),
-                }
-                result = kept
-            pair[server.kind] = result
-        results[scenario.key] = pair
+        reused = results.get(scenario.reference_from or "", {}).get("reference")
+        if reused is not None:
+            pair["reference"] = {**reused, "reusedFrom": scenario.reference_from}
+        if scenario.rounds > 1:
+            runs: dict[str, list[dict]] = {}
+            for n, kind in rounds.order(scenario.rounds):
+                if kind not in pair:
+                    runs.setdefault(kind, []).append(
+                        run_kept(scenario, by_kind[kind], out_dir, retry, round_=n)
+                    )
+            for kind, kept in runs.items():
+                pair[kind] = rounds.pool(kept)
+                print(f"   {kind}, {len(kept)} rounds pooled: {report.one_line(pair[kind])}")
+        else:
+            for kind, server in by_kind.items():
+                if kind not in pair:
+                    pair[kind] = run_kept(scenario, server, out_dir, retry)
+        results[scenario.key] = {"ours": pair["ours"], "reference": pair["reference"]}
 
 
 def main(argv=None) -> int:

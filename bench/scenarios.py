@@ -6,6 +6,9 @@ server; the runner fills in the target (URLs, cookies, Origin).
 from dataclasses import asdict, dataclass, field
 
 TYPING_AUTHORS = 20
+# The 20-author figures, ours and the reference's, come from this many interleaved runs each,
+# pooled (bench/rounds.py): one run's p99 says more about the machine at that moment.
+TYPING_ROUNDS = 3
 SWEEP_AUTHORS = (2, 5, 10, 20, 50, 100, 150)
 BROADCAST_READERS = (250, 500, 1000, 2000)
 IDLE_SOCKETS = (1000, 2000)
@@ -44,6 +47,8 @@ class Scenario:
     # Take the reference figures from this scenario of the same run instead of running the
     # reference again (it has one process either way).
     reference_from: str | None = None
+    # Runs per server, interleaved with the other server's and pooled (bench/rounds.py).
+    rounds: int = 1
     extra: dict = field(default_factory=dict)
 
     @property
@@ -72,6 +77,8 @@ class Scenario:
             config["pingPongAuthorIDs"] = [100000, 100001]
         if self.prefill:
             config["prefill"] = self.prefill
+        if self.rounds > 1:
+            config["keepLatencySamples"] = True
         config.update(self.extra)
         return config
 
@@ -79,7 +86,15 @@ class Scenario:
         return asdict(self)
 
 
-def typing(authors: int, *, measure_ms: int = 15000, group: str = "typing", full=None, processes=1):
+def typing(
+    authors: int,
+    *,
+    measure_ms: int = 10000,
+    group: str = "typing",
+    full=None,
+    processes=1,
+    rounds: int = 1,
+):
     return Scenario(
         key=f"{group}-{authors}",
         group=group,
@@ -89,6 +104,7 @@ def typing(authors: int, *, measure_ms: int = 15000, group: str = "typing", full
         full_clients_per_note=full,
         processes=processes,
         reference_from=f"sweep-{authors}" if processes > 1 else None,
+        rounds=rounds,
     )
 
 
@@ -149,9 +165,7 @@ def idle(sockets: int) -> Scenario:
 
 def cross_process(authors: int) -> Scenario:
     """The typing sweep with our clients alternating over 2 daphne processes on Redis."""
-    return typing(
-        authors, measure_ms=10000, group="cross-process", full=SWEEP_FULL_CLIENTS, processes=2
-    )
+    return typing(authors, group="cross-process", full=SWEEP_FULL_CLIENTS, processes=2)
 
 
 # B4-sized: the automerge-perf LaTeX trace has 259,778 operations and leaves 104,852
@@ -188,12 +202,18 @@ WARM_UP = Scenario(
 
 
 def quick() -> list[Scenario]:
-    return [typing(TYPING_AUTHORS), PING_PONG]
+    return [typing(TYPING_AUTHORS, rounds=TYPING_ROUNDS), PING_PONG]
 
 
 def full() -> list[Scenario]:
     sweep = [
-        typing(n, measure_ms=10000, group="sweep", full=SWEEP_FULL_CLIENTS) for n in SWEEP_AUTHORS
+        typing(
+            n,
+            group="sweep",
+            full=SWEEP_FULL_CLIENTS,
+            rounds=TYPING_ROUNDS if n == TYPING_AUTHORS else 1,
+        )
+        for n in SWEEP_AUTHORS
     ]
     return [
         *quick(),

@@ -39,7 +39,9 @@ const defaults = {
   fullClientsPerNote: Infinity,
   // How the other clients follow the note: 'meta' (update clock ranges) or 'arrival' (only
   // when the server's answer arrives; for scenarios without authors). See client.js.
-  otherClientsTrack: 'meta'
+  otherClientsTrack: 'meta',
+  // Also return every latency sample (ms, to the µs), for a runner that pools several runs.
+  keepLatencySamples: false
 }
 
 const warn = (line) => process.stderr.write(`WARNING: ${line}\n`)
@@ -249,6 +251,7 @@ export async function run (scenario) {
       for (const [k, v] of Object.entries(r.unexpectedCloses)) closes[k] = (closes[k] || 0) + v
     }
     result.latencyMs = summarize(latencies)
+    if (scenario.keepLatencySamples) result.latencySamplesMs = latencies.map((x) => Math.round(x * 1000) / 1000)
     result.delivered = delivered
     result.expected = expected
     result.deliveredRatio = expected ? Math.round((delivered / expected) * 1e6) / 1e6 : null

@@ -348,8 +348,8 @@ def main(argv=None) -> int:
         by_processes.setdefault(s.processes, []).append(s)
     with ReferenceServer() as reference:
         for processes, batch in sorted(by_processes.items()):
-            # Every attempt and every warm-up takes fresh notes.
-            notes = 2 * sum(s.notes + 1 for s in batch)
+            # Every attempt of every round, and every warm-up, takes fresh notes.
+            notes = 2 * sum(s.rounds * (s.notes + 1) for s in batch)
             sessions = max(s.clients for s in batch) + 20
             with OurServer(notes=notes, sessions=sessions, processes=processes, db=args.db) as ours:
                 try:

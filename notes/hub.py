@@ -722,9 +722,16 @@ class Hub:
     async def _compact(self, room: Room) -> None:
         room.compacting = True
         try:
-            folded = await self._db(services.note_compact, write=True, note_id=room.note_id)
-            room.unstored = max(0, room.unstored - folded)
-            self.stats["compactions"] += 1
+            # The fold on a read thread, holding no lock; only its short record goes to the
+            # persist thread, between keystroke commits (services.note_compact_prepare).
+            draft = await self._db(services.note_compact_prepare, note_id=room.note_id)
+            if draft is None:
+                room.unstored = 0  # the log is empty: another process folded it
+                return
+            folded = await self._db(services.note_compact_record, write=True, draft=draft)
+            if folded:
+                room.unstored = max(0, room.unstored - folded)
+                self.stats["compactions"] += 1
         except Exception:
             logger.exception("compaction failed", extra={"note": str(room.note_id)})
         finally:

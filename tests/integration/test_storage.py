@@ -117,3 +117,40 @@ def test_text_replace_is_a_minimal_diff_and_never_duplicates():
     assert _stored_text(note) == "alpha\nbeta\ngamma\n"
     note.refresh_from_db()
     assert note.content_text == "alpha\nbeta\ngamma\n"
+
+
+def test_a_fold_overtaken_by_another_compaction_is_dropped():
+    note = make_note(owner=make_user(), text="")
+    doc = documents.doc_new()
+    for i in range(5):
+        services.note_updates_append(
+            entries=[services.Append(note.pk, _client_update(doc, f"{i},"), None)]
+        )
+    slow = services.note_compact_prepare(note_id=note.pk)
+    services.note_updates_append(
+        entries=[services.Append(note.pk, _client_update(doc, "late,"), None)]
+    )
+    assert services.note_compact(note_id=note.pk) == 6
+    through = Note.objects.get(pk=note.pk).snapshot_through
+
+    # The slow fold started from the old snapshot and lacks "late,": recording it would lose it.
+    assert services.note_compact_record(draft=slow) == 0
+    assert Note.objects.get(pk=note.pk).snapshot_through == through
+    assert _stored_text(note) == "0,1,2,3,4,late,"
+
+
+def test_a_fold_keeps_updates_appended_after_it_read_the_log():
+    note = make_note(owner=make_user(), text="")
+    doc = documents.doc_new()
+    services.note_updates_append(entries=[services.Append(note.pk, _client_update(doc, "a"), None)])
+    draft = services.note_compact_prepare(note_id=note.pk)
+    services.note_updates_append(entries=[services.Append(note.pk, _client_update(doc, "b"), None)])
+    assert services.note_compact_record(draft=draft) == 1
+    assert NoteUpdate.objects.filter(note=note).count() == 1
+    assert _stored_text(note) == "ab"
+
+
+def test_nothing_to_fold_prepares_nothing():
+    note = make_note(owner=make_user(), text="")
+    assert services.note_compact_prepare(note_id=note.pk) is None
+    assert services.note_compact(note_id=note.pk) == 0

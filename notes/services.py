@@ -252,7 +252,7 @@ _MIRROR_SQL = (
 
 def note_compact(*, note_id) -> int:
     """Fold the note's log into its snapshot; return how many log entries were folded (0 if
-    another compaction got there first)."""
+    the log was empty or another compaction got there first)."""
     draft = note_compact_prepare(note_id=note_id)
     return 0 if draft is None else note_compact_record(draft=draft)
 
@@ -269,7 +269,7 @@ class CompactionDraft:
 
 
 def note_compact_prepare(*, note_id) -> CompactionDraft | None:
-    """Read the note's snapshot and log and fold them; None if there is nothing to fold.
+    """Read the note's log and snapshot and fold them; None if there is nothing to fold.
 
     Folding takes milliseconds for a small note and far longer for a large one. It takes no
     transaction and no lock: on SQLite any write transaction holds the database's write lock,

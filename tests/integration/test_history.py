@@ -332,3 +332,21 @@ def test_compact_command_folds_logs_and_keeps_revisions():
     assert note.revisions.get().text == "one\n"
     with pytest.raises(CommandError, match="UUID"):
         call_command("compact_notes", "--note", "nope")
+
+
+def test_a_note_nobody_edited_is_never_due_for_a_checkpoint():
+    untouched = make_note(text="")
+    typed_in = make_note(text="")
+    services.note_text_replace(note=typed_in, text="hello\n", author=typed_in.owner)
+    for note in (untouched, typed_in):
+        _age(note, edited=120, checkpointed=None)
+    assert services.notes_due_for_checkpoint() == [typed_in.pk]
+
+
+def test_a_note_whose_log_was_compacted_away_is_still_due():
+    note = make_note(text="kept in the snapshot\n")
+    assert services.note_compact(note_id=note.pk) > 0
+    assert not NoteUpdate.objects.filter(note=note).exists()
+    _age(note, edited=120, checkpointed=None)
+    assert services.notes_due_for_checkpoint() == [note.pk]
+    assert services.revisions_checkpoint_due() == 1

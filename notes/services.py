@@ -285,8 +285,7 @@ def note_compact_prepare(*, note_id) -> CompactionDraft | None:
     )
     if not rows:
         return None
-    found = Note.objects.filter(pk=note_id).values_list("crdt_snapshot", "snapshot_through")
-    found = found.first()
+    found = Note.objects.filter(pk=note_id).values_list("crdt_snapshot", "snapshot_through").first()
     if found is None:
         return None
     snapshot, base_through = found

@@ -22,13 +22,18 @@ def _client_update(doc, chunk: str) -> bytes:
     return documents.edit_update(doc, lambda d: documents.text_append(d, chunk))
 
 
+def _type(note, doc, *chunks: str) -> None:
+    """A client appends each chunk to its replica `doc`; each update is logged on its own."""
+    for chunk in chunks:
+        services.note_updates_append(
+            entries=[services.Append(note.pk, _client_update(doc, chunk), None)]
+        )
+
+
 def test_compaction_folds_the_log_and_keeps_the_text():
     note = make_note(owner=make_user(), text="")
     doc = documents.doc_new()
-    for i in range(50):
-        services.note_updates_append(
-            entries=[services.Append(note.pk, _client_update(doc, f"{i},"), None)]
-        )
+    _type(note, doc, *(f"{i}," for i in range(50)))
     assert NoteUpdate.objects.filter(note=note).count() == 50
     assert services.note_compact(note_id=note.pk) == 50
     assert NoteUpdate.objects.filter(note=note).count() == 0
@@ -77,13 +82,9 @@ def test_catch_up_returns_the_snapshot_when_compaction_passed_the_cursor():
     note = make_note(owner=make_user(), text="before")
     cursor = services.note_state_load(note_id=note.pk).through
     doc = documents.doc_from_updates(services.note_state_load(note_id=note.pk).updates)
-    services.note_updates_append(
-        entries=[services.Append(note.pk, _client_update(doc, "+a"), None)]
-    )
+    _type(note, doc, "+a")
     services.note_compact(note_id=note.pk)
-    services.note_updates_append(
-        entries=[services.Append(note.pk, _client_update(doc, "+b"), None)]
-    )
+    _type(note, doc, "+b")
 
     since = services.note_updates_since(note_id=note.pk, after=cursor)
     replica = documents.doc_new()
@@ -122,14 +123,9 @@ def test_text_replace_is_a_minimal_diff_and_never_duplicates():
 def test_a_fold_overtaken_by_another_compaction_is_dropped():
     note = make_note(owner=make_user(), text="")
     doc = documents.doc_new()
-    for i in range(5):
-        services.note_updates_append(
-            entries=[services.Append(note.pk, _client_update(doc, f"{i},"), None)]
-        )
+    _type(note, doc, *(f"{i}," for i in range(5)))
     slow = services.note_compact_prepare(note_id=note.pk)
-    services.note_updates_append(
-        entries=[services.Append(note.pk, _client_update(doc, "late,"), None)]
-    )
+    _type(note, doc, "late,")
     assert services.note_compact(note_id=note.pk) == 6
     through = Note.objects.get(pk=note.pk).snapshot_through
 
@@ -142,9 +138,9 @@ def test_a_fold_overtaken_by_another_compaction_is_dropped():
 def test_a_fold_keeps_updates_appended_after_it_read_the_log():
     note = make_note(owner=make_user(), text="")
     doc = documents.doc_new()
-    services.note_updates_append(entries=[services.Append(note.pk, _client_update(doc, "a"), None)])
+    _type(note, doc, "a")
     draft = services.note_compact_prepare(note_id=note.pk)
-    services.note_updates_append(entries=[services.Append(note.pk, _client_update(doc, "b"), None)])
+    _type(note, doc, "b")
     assert services.note_compact_record(draft=draft) == 1
     assert NoteUpdate.objects.filter(note=note).count() == 1
     assert _stored_text(note) == "ab"

@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import report, rounds, scenarios
+from bench import disk, report, rounds, scenarios
 from bench.servers import BENCH, ROOT, OurServer, ReferenceServer, cpu_seconds, rss_bytes
 
 RESULTS = BENCH / "results"
@@ -312,6 +312,17 @@ def run_against_both(batch, ours, reference, out_dir, results, retry: bool):
         results[scenario.key] = {"ours": pair["ours"], "reference": pair["reference"]}
 
 
+def measure_disk(when: str) -> dict:
+    """The disk's commit latency where our database lives (bench/disk.py), printed."""
+    summary = disk.flush_latency()
+    print(
+        f"== disk {when}: a durable SQLite commit took p50 {summary['p50']} p99 {summary['p99']} "
+        f"max {summary['max']} ms ({summary['count']} commits)",
+        flush=True,
+    )
+    return summary
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.run", description=__doc__.split("\n\n")[0]
@@ -342,6 +353,7 @@ def main(argv=None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict] = {}
     began = time.monotonic()
+    flush = {"before": measure_disk("before")}
 
     by_processes: dict[int, list] = {}
     for s in chosen:
@@ -359,6 +371,7 @@ def main(argv=None) -> int:
                 finally:
                     ours.save_logs(out_dir)
         reference.save_logs(out_dir)
+    flush["after"] = measure_disk("after")
 
     environment = report.environment()
     run_info = {
@@ -368,6 +381,7 @@ def main(argv=None) -> int:
         "argv": ["python", "-m", "bench.run", *(argv if argv is not None else sys.argv[1:])],
         "seconds": round(time.monotonic() - began),
         "order": [s.key for s in chosen],
+        "diskFlushMs": flush,
     }
     (out_dir / "summary.json").write_text(
         json.dumps({"run": run_info, "results": results}, indent=2)
@@ -375,6 +389,11 @@ def main(argv=None) -> int:
     latest = json.loads(LATEST.read_text()) if LATEST.exists() else {"results": {}}
     for key, pair in results.items():
         latest["results"][key] = {**pair, "stamp": stamp, "db": args.db}
+    # Each section's run keeps its disk figures, however many later runs rewrite others.
+    disks = latest.setdefault("diskFlushMs", {})
+    disks[stamp] = flush
+    kept = {pair["stamp"] for pair in latest["results"].values()}
+    latest["diskFlushMs"] = {k: v for k, v in disks.items() if k in kept}
     latest["run"] = run_info
     latest["environment"] = environment
     LATEST.write_text(json.dumps(latest, indent=2))

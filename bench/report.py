@@ -137,7 +137,6 @@ def disk_lines(disks: dict) -> list[str]:
     runs = "; ".join(
         f"run {stamp}: {figures(flush['before'])} before, {figures(flush['after'])} after"
         for stamp, flush in sorted(disks.items())
-        if "before" in flush and "after" in flush
     )
     return [
         "- Disk: a durable SQLite commit of one row (WAL, synchronous=FULL: what our server "

@@ -381,18 +381,16 @@ def main(argv=None) -> int:
         "argv": ["python", "-m", "bench.run", *(argv if argv is not None else sys.argv[1:])],
         "seconds": round(time.monotonic() - began),
         "order": [s.key for s in chosen],
-        "diskFlushMs": flush,
     }
     (out_dir / "summary.json").write_text(
-        json.dumps({"run": run_info, "results": results}, indent=2)
+        json.dumps({"run": run_info, "diskFlushMs": flush, "results": results}, indent=2)
     )
     latest = json.loads(LATEST.read_text()) if LATEST.exists() else {"results": {}}
     for key, pair in results.items():
         latest["results"][key] = {**pair, "stamp": stamp, "db": args.db}
-    # Each section's run keeps its disk figures, however many later runs rewrite others.
-    disks = latest.setdefault("diskFlushMs", {})
-    disks[stamp] = flush
+    # Disk figures by run, kept for as long as a section comes from that run.
     kept = {pair["stamp"] for pair in latest["results"].values()}
+    disks = {**latest.get("diskFlushMs", {}), stamp: flush}
     latest["diskFlushMs"] = {k: v for k, v in disks.items() if k in kept}
     latest["run"] = run_info
     latest["environment"] = environment

@@ -37,6 +37,8 @@ const defaults = {
   lateJoinNotes: 10,
   pingPongStallMs: 1000,
   fullClientsPerNote: Infinity,
+  // Whether a note's full replicas are its last clients rather than its first (see planClients).
+  fullClientsLast: false,
   // How the other clients follow the note: 'meta' (update clock ranges) or 'arrival' (only
   // when the server's answer arrives; for scenarios without authors). See client.js.
   otherClientsTrack: 'meta',
@@ -61,9 +63,17 @@ function planClients (scenario) {
   let readerTurn = 0
   const total = target.urls.length * (authorsPerNote + readersPerNote)
   // A note's URL may be a list (one per server process): its clients take turns over it.
+  const perNote = authorsPerNote + readersPerNote
+  // A full replica integrates everything it is sent. In a join storm that is a large note:
+  // tens of milliseconds of its worker's time (about 200 ms on a worker's first, unoptimised
+  // run), during which that worker's other joiners see nothing. Joining last, the replicas
+  // still check the text but no longer delay the joins being timed.
+  const isFull = scenario.fullClientsLast
+    ? (k) => k >= perNote - scenario.fullClientsPerNote
+    : (k) => k < scenario.fullClientsPerNote
   target.urls.forEach((urls, noteIndex) => {
     const choices = Array.isArray(urls) ? urls : [urls]
-    for (let k = 0; k < authorsPerNote + readersPerNote; k++) {
+    for (let k = 0; k < perNote; k++) {
       const role = k < authorsPerNote ? 'author' : 'reader'
       const worker = role === 'author' ? authorTurn++ % workers : readerTurn++ % workers
       perWorker[worker].push({
@@ -73,8 +83,8 @@ function planClients (scenario) {
         url: choices[k % choices.length],
         headers: headersFor(target, index),
         role,
-        // The first fullClientsPerNote clients of a note keep a real replica; see client.js.
-        track: k < scenario.fullClientsPerNote ? 'doc' : scenario.otherClientsTrack,
+        // fullClientsPerNote clients of a note keep a real replica; see client.js.
+        track: isFull(k) ? 'doc' : scenario.otherClientsTrack,
         rate: scenario.rate,
         pingPongStarter: scenario.mode === 'pingpong' && index === 0,
         spreadOffsetMs: scenario.connectSpreadMs > 0 ? (index / total) * scenario.connectSpreadMs : 0

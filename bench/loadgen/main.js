@@ -61,9 +61,8 @@ function planClients (scenario) {
   let index = 0
   let authorTurn = 0
   let readerTurn = 0
-  const total = target.urls.length * (authorsPerNote + readersPerNote)
-  // A note's URL may be a list (one per server process): its clients take turns over it.
   const perNote = authorsPerNote + readersPerNote
+  const total = target.urls.length * perNote
   // A full replica integrates everything it is sent. In a join storm that is a large note:
   // tens of milliseconds of its worker's time (about 200 ms on a worker's first, unoptimised
   // run), during which that worker's other joiners see nothing. Joining last, the replicas
@@ -71,6 +70,7 @@ function planClients (scenario) {
   const isFull = scenario.fullClientsLast
     ? (k) => k >= perNote - scenario.fullClientsPerNote
     : (k) => k < scenario.fullClientsPerNote
+  // A note's URL may be a list (one per server process): its clients take turns over it.
   target.urls.forEach((urls, noteIndex) => {
     const choices = Array.isArray(urls) ? urls : [urls]
     for (let k = 0; k < perNote; k++) {

@@ -1,6 +1,7 @@
 """
-Four corrections to how daphne (on Twisted and autobahn) sends WebSocket frames, installed
-once when the ASGI application is built. Each keeps daphne's behaviour for everything else.
+Five corrections to how daphne (on Twisted and autobahn) handles WebSocket connections,
+installed once when the ASGI application is built. Each keeps daphne's behaviour for
+everything else.
 
 Close codes 1009 and 1011. RFC 6455 (section 7.4.1) defines 1009 (message too big) and 1011
 (unexpected condition) for an endpoint to send, and the app relies on both: 1009 refuses an
@@ -35,6 +36,16 @@ to that connection at once and returns True, or returns False and writes nothing
 own path is needed (the socket is not open, autobahn has frames queued, compression was
 negotiated). Server frames are not masked, so the frame of one message is the same bytes for
 every socket: the last one built is reused when the same message goes to the next socket.
+
+The upgrade request is let go. A WebSocket starts as an HTTP request on Twisted's HTTPChannel;
+daphne hands the connection to its WebSocket protocol but leaves the request in the channel's
+queue, and the request points back at the channel. The channel stays the transport's producer
+for the life of the socket, so the request, its headers and its body buffer (about 22 objects
+the garbage collector tracks) lived as long as the socket, and after the close became a cycle
+that only a full collection frees. When 2,000 sockets closed at once, that collection took
+184 ms of the event loop. Twisted would drop the request on the channel's connectionLost,
+which an upgraded channel never gets; it is dropped right after the upgrade instead, and freed
+as soon as daphne's once-a-second sweep of finished connections forgets it.
 """
 
 import functools
@@ -50,7 +61,8 @@ FRAME_REUSE_MAX_BYTES = 64 * 1024
 
 
 def install() -> None:
-    """Apply the four patches; safe to call more than once."""
+    """Apply the five patches; safe to call more than once."""
+    from daphne.http_protocol import WebRequest
     from daphne.server import Server
     from daphne.ws_protocol import WebSocketProtocol
     from twisted.internet import tcp
@@ -61,6 +73,7 @@ def install() -> None:
     WebSocketProtocol.serverSend = _send_without_size_cap(WebSocketProtocol.serverSend)
     tcp.Connection.write = _write_through(tcp.Connection.write)
     Server.create_application = _with_send_binary(Server.create_application)
+    WebRequest.process = _release_upgrade_request(WebRequest.process)
 
 
 def _close_with_protocol_codes(original):
@@ -109,6 +122,19 @@ def _write_through(original):
         original(self, data)
 
     return write
+
+
+def _release_upgrade_request(original):
+    def process(self):
+        channel = self.channel
+        original(self)
+        # daphne moves the transport to the WebSocket protocol (and only then sets the
+        # request's to None); the channel hears nothing more on this connection.
+        if self.transport is None and channel is not None and self in channel.requests:
+            channel.requests.remove(self)
+            self.channel = None
+
+    return process
 
 
 def _with_send_binary(original):

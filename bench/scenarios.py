@@ -185,9 +185,7 @@ JOIN_STORM = Scenario(
     # update metadata takes 8 ms: on two generator workers, 100 of either would measure the
     # generator (10 full replicas and 90 metadata readers cost it about 1 s of CPU within the
     # 1 s storm). 2 full replicas check the text; the rest only time the server's answer. The
-    # replicas join last: first, each one's apply held up the joins after it on its worker
-    # (the second client of the worker that had not yet seen the note took 200 ms to open,
-    # against either server).
+    # replicas join last (see planClients in bench/loadgen/main.js).
     full_clients_per_note=2,
     extra={"otherClientsTrack": "arrival", "fullClientsLast": True},
 )

@@ -128,8 +128,8 @@ def _release_upgrade_request(original):
     def process(self):
         channel = self.channel
         original(self)
-        # daphne moves the transport to the WebSocket protocol (and only then sets the
-        # request's to None); the channel hears nothing more on this connection.
+        # Only an upgrade leaves the request without a transport: daphne gave it to the
+        # WebSocket protocol, and the channel hears nothing more on this connection.
         if self.transport is None and channel is not None and self in channel.requests:
             channel.requests.remove(self)
             self.channel = None

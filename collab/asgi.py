@@ -20,10 +20,10 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.sessions import CookieMiddleware  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from collab import daphne_patches  # noqa: E402
-from collab.origins import SameOriginValidator  # noqa: E402
-from collab.sessions import ReadOnlySessionMiddleware  # noqa: E402
-from notes.routing import websocket_urlpatterns  # noqa: E402
+from realtime.routing import websocket_urlpatterns  # noqa: E402
+from realtime.transports.origins import SameOriginValidator  # noqa: E402
+from realtime.transports.sessions import ReadOnlySessionMiddleware  # noqa: E402
+from realtime.tuning import daphne as daphne_patches  # noqa: E402
 
 if not settings.REDIS_URL:
     logging.getLogger("collab").warning(

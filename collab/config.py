@@ -6,11 +6,12 @@ from pathlib import Path
 
 import dj_database_url
 
+from notes.broadcast import HUB_CHANNEL_PREFIX
+
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
 
-# Channel names the per-process hub receives on; they get a large queue (see notes/hub.py).
-HUB_CHANNEL_PREFIX = "notes-hub"
+# The per-process hub's channel gets a large queue (see realtime/hub.py).
 HUB_CHANNEL_CAPACITY = 10_000
 
 

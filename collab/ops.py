@@ -9,8 +9,8 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 
-from notes import metrics
-from notes.hub import get_hub
+from realtime import metrics
+from realtime.hub import get_hub
 
 CHECK_TIMEOUT = 2.0
 

@@ -187,6 +187,7 @@ LOGGING = {
     "loggers": {
         "collab": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "notes": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "realtime": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "daphne": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

@@ -23,6 +23,9 @@ SESSION_ENDED = "session.ended"
 USER_NOTES = "user.notes"  # an event for one user's live notes list
 PRESENCE_QUERY = "presence.query"  # "who is editing the notes this user can see?"
 
+# Channel names the per-process hubs receive on (collab.config gives them a large queue).
+HUB_CHANNEL_PREFIX = "notes-hub"
+
 # Every hub joins this group, for events that are not about one note.
 HUBS_GROUP = "notes-hubs"
 

@@ -9,7 +9,7 @@ import struct
 
 import websockets
 
-from notes import protocol
+from realtime import protocol
 
 
 def _headers(server, cookie):

@@ -10,7 +10,8 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 from pycrdt import Text
 
-from notes import documents, protocol
+from notes import documents
+from realtime import protocol
 
 ORIGIN = b"http://127.0.0.1"
 

@@ -23,7 +23,8 @@ from pycrdt import Doc, Text
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from notes import documents, protocol, services, yupdate
+from notes import documents, services
+from realtime import protocol, yupdate
 from tests import live
 from tests.factories import make_note
 

@@ -3,7 +3,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
 from django.db import connections
 
-from notes import hub as hub_module
+from realtime import hub as hub_module
 
 
 @pytest.fixture

@@ -6,8 +6,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import Client
 
-from notes import documents, protocol, services
+from notes import documents, services
 from notes.models import NoteUpdate, ShareLink
+from realtime import protocol
 from tests.factories import make_note, make_user, share_note
 from tests.yclient import YClient, session_cookie
 

@@ -7,8 +7,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from pycrdt import Text
 
-from notes import broadcast, documents, protocol
+from notes import broadcast, documents
 from notes.models import Note, NoteUpdate
+from realtime import protocol
 from tests.factories import make_note, make_user
 from tests.spies import threads_calling
 from tests.yclient import YClient, session_cookie
@@ -112,7 +113,8 @@ async def test_edit_reaches_the_other_socket_after_commit_and_is_not_echoed(
 async def test_a_failed_commit_sends_nothing_and_closes_the_note_for_a_clean_resync(
     asgi_app, shared_note, cookie, monkeypatch
 ):
-    from notes import journal, services
+    from notes import services
+    from realtime import journal
 
     a = await _client(asgi_app, shared_note, cookie)
     b = await _client(asgi_app, shared_note, cookie)
@@ -176,7 +178,7 @@ async def test_every_socket_is_resynced_on_its_own_turn_not_all_at_once(
 ):
     """Each socket gets sync step 1 again within the interval. The sockets of one note get it
     at different heal ticks: all at once, 2,000 readers' answers stalled the process."""
-    from notes import hub as hub_module
+    from realtime import hub as hub_module
 
     monkeypatch.setattr(hub_module, "RESYNC_INTERVAL", 3.0)
     step1 = bytes((protocol.MSG_SYNC, protocol.SYNC_STEP1))
@@ -467,7 +469,7 @@ async def test_many_joiners_presence_goes_out_in_a_few_frames_per_socket(
     """Twenty people announcing themselves at once reach each socket as a few frames (per note,
     not per joiner: n joiners would otherwise cost n * n sends), and nobody gets their own
     state echoed back."""
-    from notes import hub as hub_module
+    from realtime import hub as hub_module
 
     interval = 0.2
     monkeypatch.setattr(hub_module, "AWARENESS_INTERVAL", interval)
@@ -495,7 +497,7 @@ async def test_many_joiners_presence_goes_out_in_a_few_frames_per_socket(
 
 
 async def test_awareness_is_coalesced_per_socket(asgi_app, shared_note, cookie, monkeypatch):
-    from notes import hub as hub_module
+    from realtime import hub as hub_module
 
     interval = 0.2
     monkeypatch.setattr(hub_module, "AWARENESS_INTERVAL", interval)
@@ -549,7 +551,7 @@ async def test_note_survives_reload_without_duplication(asgi_app, shared_note, c
     await a.append("more")
     assert await a.until(lambda: a.saved == a.sent)
     await a.close()
-    from notes import hub as hub_module
+    from realtime import hub as hub_module
 
     await hub_module._hub.stop()
     hub_module._hub = None
@@ -588,7 +590,7 @@ async def test_catching_up_on_entries_the_note_holds_keeps_the_joiners_encoding(
     """Catch-up re-reads the newest log entries every heal tick. Applying them changes
     nothing, and must not throw away the encoding joiners get (re-encoding a large note is
     work on the event loop that every socket of the process waits for)."""
-    from notes import hub as hub_module
+    from realtime import hub as hub_module
 
     a = await _client(asgi_app, shared_note, cookie)
     b = await _client(asgi_app, shared_note, cookie)
@@ -613,7 +615,7 @@ async def test_catching_up_on_entries_the_note_holds_keeps_the_joiners_encoding(
 
 
 async def test_a_stopped_hub_leaves_nothing_scheduled_behind(asgi_app, shared_note, cookie):
-    from notes import hub as hub_module
+    from realtime import hub as hub_module
 
     a = await _client(asgi_app, shared_note, cookie)
     await a.set_awareness(555, 1, '{"user":{"name":"A"}}')

@@ -9,7 +9,8 @@ from pycrdt import Text
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from notes import documents, protocol, services
+from notes import documents, services
+from realtime import protocol
 from tests import live
 from tests.factories import make_note, make_user
 from tests.wsclient import SilentSocket

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 from django.test import Client
 
-from notes import protocol
+from realtime import protocol
 from tests import live
 from tests.factories import make_note, make_user
 from tests.wsclient import SilentSocket, awareness_clients, connect

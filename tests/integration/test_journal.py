@@ -9,9 +9,10 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection
 
-from notes import documents, journal, services
-from notes import hub as hub_module
+from notes import documents, services
 from notes.models import NoteUpdate
+from realtime import hub as hub_module
+from realtime import journal
 from tests.factories import make_note, make_user
 from tests.spies import threads_calling
 from tests.yclient import YClient, session_cookie

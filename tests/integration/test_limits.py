@@ -5,7 +5,8 @@ import asyncio
 import pytest
 from asgiref.sync import sync_to_async
 
-from notes import protocol, services
+from notes import services
+from realtime import protocol
 from tests.factories import make_note, make_user, share_note
 from tests.yclient import YClient, session_cookie
 

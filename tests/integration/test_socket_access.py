@@ -8,9 +8,9 @@ from django.contrib.auth import BACKEND_SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 
-from collab.sessions import session_user
 from notes import selectors
 from notes.permissions import Role, note_role
+from realtime.transports.sessions import session_user
 from tests.factories import make_note, make_user, share_note
 from tests.yclient import YClient, login_session_key
 

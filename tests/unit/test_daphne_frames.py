@@ -5,7 +5,7 @@ import pytest
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
-from collab.daphne_patches import _binary_frame
+from realtime.tuning.daphne import _binary_frame
 
 
 def _parse(frame: bytes) -> tuple[Frame, bytes]:

@@ -15,7 +15,7 @@ from twisted.internet import reactor
 from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
 
-from collab import daphne_patches
+from realtime.tuning import daphne as daphne_patches
 
 UPGRADE = (
     b"GET /ws/notes/ HTTP/1.1\r\n"

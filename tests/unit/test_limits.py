@@ -1,6 +1,6 @@
 """The per-socket token bucket."""
 
-from notes.limits import TokenBucket
+from realtime.limits import TokenBucket
 
 
 class FakeClock:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from collab.origins import origin_allowed
+from realtime.transports.origins import origin_allowed
 
 
 @pytest.fixture(autouse=True)

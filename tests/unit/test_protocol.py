@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from notes import protocol
+from realtime import protocol
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
 
@@ -124,7 +124,8 @@ def test_every_message_type_in_the_code_is_documented():
 
 
 def test_every_close_code_in_the_code_is_documented():
-    from notes import consumers, hub
+    from realtime import hub
+    from realtime.transports import websocket as consumers
 
     codes = {
         value

@@ -5,7 +5,8 @@ import random
 import pytest
 from pycrdt import Text
 
-from notes import documents, protocol, yupdate
+from notes import documents
+from realtime import protocol, yupdate
 
 W = protocol.write_var_uint
 

@@ -15,16 +15,17 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from collab.daphne_patches import SEND_BINARY
-from collab.sessions import session_user
-from notes import protocol, selectors
-from notes.hub import get_hub
+from notes import selectors
 from notes.identity import user_display_name
-from notes.limits import TokenBucket
 from notes.permissions import Role
 from notes.services import NoteTooLarge
+from realtime import protocol
+from realtime.hub import get_hub
+from realtime.limits import TokenBucket
+from realtime.transports.sessions import session_user
+from realtime.tuning.daphne import SEND_BINARY
 
-logger = logging.getLogger("notes.consumers")
+logger = logging.getLogger("realtime.websocket")
 
 # Close codes in 4400-4499 are final for y-websocket clients: they stop reconnecting.
 CLOSE_PROTOCOL_ERROR = 4400

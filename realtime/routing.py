@@ -3,7 +3,7 @@ provider built as WebsocketProvider('ws://host/ws/notes', '<id>/', doc) reaches 
 
 from django.urls import path
 
-from notes.consumers import NoteConsumer, NotesListConsumer
+from realtime.transports.websocket import NoteConsumer, NotesListConsumer
 
 websocket_urlpatterns = [
     path("ws/notes/", NotesListConsumer.as_asgi()),

@@ -37,12 +37,12 @@ from django.contrib.auth import get_user_model
 from django.db import InterfaceError, OperationalError, connection, connections
 from pycrdt import Doc, merge_updates
 
-from collab.config import HUB_CHANNEL_PREFIX
-from notes import broadcast, documents, journal, metrics, protocol, selectors, services, yupdate
+from notes import broadcast, documents, selectors, services
 from notes.permissions import Role
 from notes.services import Append
+from realtime import journal, metrics, protocol, yupdate
 
-logger = logging.getLogger("notes.hub")
+logger = logging.getLogger("realtime.hub")
 
 # Tunables, read once from settings (each documented in README.md and docs/architecture.md).
 HEAL_INTERVAL = settings.NOTES_HEAL_INTERVAL
@@ -229,7 +229,7 @@ class Hub:
         async with self._start_lock:
             if self.channel is not None:
                 return
-            self.channel = await self.layer.new_channel(prefix=HUB_CHANNEL_PREFIX)
+            self.channel = await self.layer.new_channel(prefix=broadcast.HUB_CHANNEL_PREFIX)
             await self.layer.group_add(broadcast.HUBS_GROUP, self.channel)
             self._journal = journal.journal_for_default_database()
             # Our own note fan-out is for other processes; with none, it is skipped.

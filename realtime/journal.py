@@ -35,7 +35,7 @@ from django.db import connection, connections
 
 from notes import services
 
-logger = logging.getLogger("notes.journal")
+logger = logging.getLogger("realtime.journal")
 
 # SQLite appends between two WAL checkpoints (SQLite's own default is every 1,000 pages; an
 # append writes one or two).

@@ -25,7 +25,7 @@ The format (yjs UpdateEncoderV1), as read here:
 
 from dataclasses import dataclass
 
-from notes.protocol import (
+from realtime.protocol import (
     ProtocolError,
     read_var_bytes,
     read_var_string,

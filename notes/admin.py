@@ -2,8 +2,8 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 
-from notes import services
 from notes.models import ApiToken, Membership, Note, ShareLink
+from notes.services import editing, sharing, storage
 
 
 class NoteAdminForm(forms.ModelForm):
@@ -34,7 +34,7 @@ class NoteAdminForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
-            self.fields["content"].initial = services.note_current_text(note_id=self.instance.pk)
+            self.fields["content"].initial = storage.note_current_text(note_id=self.instance.pk)
 
 
 class MembershipInline(admin.TabularInline):
@@ -86,16 +86,16 @@ class NoteAdmin(admin.ModelAdmin):
             if not change:
                 super().save_model(request, obj, form, change)
                 if data["content"]:
-                    services.note_text_replace(note=obj, text=data["content"], author=request.user)
+                    editing.note_text_replace(note=obj, text=data["content"], author=request.user)
                 return
             note = Note.objects.get(pk=obj.pk)
             if "owner" in changed:
-                services.note_transfer_ownership(note=note, new_owner=data["owner"])
+                sharing.note_transfer_ownership(note=note, new_owner=data["owner"])
             if "title" in changed:
-                services.note_rename(note=note, title=data["title"], author=request.user)
+                editing.note_rename(note=note, title=data["title"], author=request.user)
             if "content" in changed:
-                services.note_text_replace(note=note, text=data["content"], author=request.user)
-        except services.NoteTooLarge as exc:
+                editing.note_text_replace(note=note, text=data["content"], author=request.user)
+        except editing.NoteTooLarge as exc:
             messages.error(request, f"The text was not saved: {exc}")
 
 

@@ -1,7 +1,7 @@
 """
 The JSON HTTP API: read a note's markdown, replace it (PUT) or append to it (PATCH).
 
-Edits apply as minimal CRDT diffs to the live document (services.note_edit_apply), so open
+Edits apply as minimal CRDT diffs to the live document (editing.note_edit_apply), so open
 editors follow at once. Authentication: the session (with the CSRF token, like any form) or
 `Authorization: Bearer <token>` with a token made on the API tokens page.
 """
@@ -13,8 +13,9 @@ from django.http import JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
-from notes import selectors, services
+from notes import selectors
 from notes.permissions import Role, note_role
+from notes.services import editing, storage, tokens
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 ROLE_NAMES = {Role.VIEWER: "viewer", Role.EDITOR: "editor", Role.OWNER: "owner"}
@@ -34,7 +35,7 @@ def _authenticate(request):
         scheme, _, key = header.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             return None, _error(401, "Use the header 'Authorization: Bearer <token>'.")
-        user = services.api_token_authenticate(key=key.strip())
+        user = tokens.api_token_authenticate(key=key.strip())
         if user is None:
             return None, _error(401, "That API token is not valid (revoked or mistyped).")
         return user, None
@@ -56,7 +57,7 @@ def _note_json(note, role: Role) -> dict:
     return {
         "id": str(note.pk),
         "title": note.title,
-        "markdown": services.note_current_text(note_id=note.pk),
+        "markdown": storage.note_current_text(note_id=note.pk),
         "updated": note.updated_at.isoformat(),
         "role": ROLE_NAMES.get(role, "none"),
     }
@@ -100,10 +101,10 @@ def note_api(request, note_id):
         return refused
     try:
         if request.method == "PUT":
-            services.note_text_replace(note=note, text=markdown, author=user)
+            editing.note_text_replace(note=note, text=markdown, author=user)
         else:
-            services.note_text_append(note=note, text=markdown, author=user)
-    except services.NoteTooLarge as exc:
+            editing.note_text_append(note=note, text=markdown, author=user)
+    except editing.NoteTooLarge as exc:
         return _error(413, str(exc))
     note.refresh_from_db()
     return JsonResponse(_note_json(note, role))

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_http_methods, require_POST
 
-from notes import broadcast, history, rendering, selectors, services
+from notes import broadcast, history, rendering, selectors
 from notes.forms import (
     ROLE_CHOICES,
     ImportForm,
@@ -27,6 +27,7 @@ from notes.identity import user_identity
 from notes.markdown_files import BadMarkdownFile, export_filename, markdown_file_read
 from notes.models import ShareLink
 from notes.permissions import note_can_edit, note_can_manage
+from notes.services import editing, importing, revisions, sharing, storage, tokens
 
 
 def favicon(request):
@@ -75,7 +76,7 @@ def note_list(request):
 @login_required
 @require_POST
 def note_new(request):
-    note = services.note_create(owner=request.user)
+    note = editing.note_create(owner=request.user)
     return redirect("notes:detail", note_id=note.pk)
 
 
@@ -114,7 +115,7 @@ def note_rename(request, note_id):
         raise Http404("No such note")
     form = RenameForm(request.POST)
     if form.is_valid():
-        services.note_rename(note=note, title=form.cleaned_data["title"], author=request.user)
+        editing.note_rename(note=note, title=form.cleaned_data["title"], author=request.user)
         messages.success(request, "Note renamed.")
     else:
         messages.error(request, "A title needs 1 to 200 characters.")
@@ -129,7 +130,7 @@ def note_delete(request, note_id):
         raise Http404("No such note")
     if request.method == "POST":
         title = note.title
-        services.note_delete(note=note)
+        editing.note_delete(note=note)
         messages.success(request, f"Deleted “{title}”.")
         return redirect("notes:list")
     return render(request, "notes/confirm_delete.html", {"note": note})
@@ -164,14 +165,12 @@ def note_share(request, note_id):
                 if person.pk == note.owner_id:
                     messages.error(request, "You already own this note.")
                 else:
-                    services.note_share(
-                        note=note, user=person, role=share_form.cleaned_data["role"]
-                    )
+                    sharing.note_share(note=note, user=person, role=share_form.cleaned_data["role"])
                     messages.success(request, f"Shared with {person.get_username()}.")
                     return redirect("notes:share", note_id=note.pk)
         elif action == "role" and request.POST.get("role") in roles:
             person = _member_or_404(note, request.POST.get("user"))
-            services.note_share(note=note, user=person, role=request.POST["role"])
+            sharing.note_share(note=note, user=person, role=request.POST["role"])
             messages.success(
                 request,
                 f"{person.get_username()} now {dict(ROLE_CHOICES)[request.POST['role']].lower()}.",
@@ -179,18 +178,18 @@ def note_share(request, note_id):
             return redirect("notes:share", note_id=note.pk)
         elif action == "remove":
             person = _member_or_404(note, request.POST.get("user"))
-            services.note_unshare(note=note, user=person)
+            sharing.note_unshare(note=note, user=person)
             messages.success(request, f"Removed {person.get_username()}.")
             return redirect("notes:share", note_id=note.pk)
         elif action == "transfer":
             person = _member_or_404(note, request.POST.get("user"))
-            services.note_transfer_ownership(note=note, new_owner=person)
+            sharing.note_transfer_ownership(note=note, new_owner=person)
             messages.success(request, f"{person.get_username()} now owns “{note.title}”.")
             return redirect("notes:detail", note_id=note.pk)
         elif action == "link":
             form = LinkForm(request.POST)
             if form.is_valid():
-                services.share_link_create(
+                sharing.share_link_create(
                     note=note, role=form.cleaned_data["role"], created_by=request.user
                 )
                 messages.success(
@@ -199,7 +198,7 @@ def note_share(request, note_id):
                 return redirect("notes:share", note_id=note.pk)
         elif action == "revoke":
             link = get_object_or_404(note.share_links, pk=request.POST.get("link"), revoked_at=None)
-            services.share_link_revoke(link=link)
+            sharing.share_link_revoke(link=link)
             messages.success(request, "Link revoked; people who joined through it lost access.")
             return redirect("notes:share", note_id=note.pk)
         else:
@@ -226,7 +225,7 @@ def share_link_open(request, token):
     link = ShareLink.objects.select_related("note").filter(token=token, revoked_at=None).first()
     if link is None:
         raise Http404("This link is not valid any more")
-    note = services.share_link_accept(link=link, user=request.user)
+    note = sharing.share_link_accept(link=link, user=request.user)
     return redirect("notes:detail", note_id=note.pk)
 
 
@@ -249,10 +248,10 @@ def api_tokens(request):
     if request.method == "POST":
         if request.POST.get("action") == "revoke":
             token = get_object_or_404(request.user.api_tokens, pk=request.POST.get("token"))
-            services.api_token_revoke(token=token)
+            tokens.api_token_revoke(token=token)
             messages.success(request, f"Revoked “{token.name}”.")
             return redirect("notes:api-tokens")
-        _, new_key = services.api_token_create(user=request.user, name=request.POST.get("name", ""))
+        _, new_key = tokens.api_token_create(user=request.user, name=request.POST.get("name", ""))
     return render(
         request,
         "notes/api_tokens.html",
@@ -295,7 +294,7 @@ def note_history(request, note_id):
         elif view == "source":
             context["source"] = text
         else:
-            current = services.note_current_text(note_id=note.pk)
+            current = storage.note_current_text(note_id=note.pk)
             context["diff"] = history.line_diff(text, current)
             context["identical"] = text == current
     return render(request, "notes/history.html", context)
@@ -314,7 +313,7 @@ def note_version_save(request, note_id):
     note = _editable_note_or_404(request, note_id)
     form = SaveVersionForm(request.POST)
     name = form.cleaned_data["name"] if form.is_valid() else ""
-    revision = services.revision_save(note=note, name=name, user=request.user)
+    revision = revisions.revision_save(note=note, name=name, user=request.user)
     messages.success(request, f"Saved version “{revision.name or 'Unnamed'}”.")
     return redirect(f"{reverse('notes:history', args=[note.pk])}?rev={revision.pk}")
 
@@ -325,8 +324,8 @@ def note_revision_restore(request, note_id, revision_id):
     note = _editable_note_or_404(request, note_id)
     revision = get_object_or_404(note.revisions, pk=revision_id)
     try:
-        services.revision_restore(note=note, revision=revision, user=request.user)
-    except services.NoteTooLarge as error:
+        revisions.revision_restore(note=note, revision=revision, user=request.user)
+    except editing.NoteTooLarge as error:
         messages.error(request, f"Could not restore: {error}")
         return redirect(f"{reverse('notes:history', args=[note.pk])}?rev={revision.pk}")
     messages.success(
@@ -339,7 +338,7 @@ def note_revision_restore(request, note_id, revision_id):
 def note_export(request, note_id, fmt):
     """Download the note as Markdown, or as a standalone page of sanitised HTML."""
     note = _visible_note_or_404(request, note_id)
-    text = services.note_current_text(note_id=note.pk)
+    text = storage.note_current_text(note_id=note.pk)
     if fmt == "html":
         body = rendering.standalone_html(title=note.title, source=text)
         content_type = "text/html; charset=utf-8"
@@ -366,8 +365,8 @@ def note_import(request):
         document = markdown_file_read(
             name=upload.name, data=upload.read(limit + 1), max_bytes=limit, size=upload.size
         )
-        note = services.note_import(owner=request.user, document=document, source=upload.name)
-    except (BadMarkdownFile, services.NoteTooLarge) as error:
+        note = importing.note_import(owner=request.user, document=document, source=upload.name)
+    except (BadMarkdownFile, editing.NoteTooLarge) as error:
         messages.error(request, f"Could not import: {error}")
         return redirect("notes:list")
     messages.success(request, f"Imported “{note.title}”.")

@@ -4,7 +4,7 @@ import itertools
 
 from django.contrib.auth import get_user_model
 
-from notes import services
+from notes.services import editing, sharing
 
 _counter = itertools.count(1)
 PASSWORD = "correct-horse-battery-staple"
@@ -23,12 +23,12 @@ def make_user(username: str | None = None, **extra):
 
 def make_note(owner=None, title: str = "A note", text: str = ""):
     owner = owner or make_user()
-    note = services.note_create(owner=owner, title=title)
+    note = editing.note_create(owner=owner, title=title)
     if text:
-        services.note_text_replace(note=note, text=text, author=owner)
+        editing.note_text_replace(note=note, text=text, author=owner)
         note.refresh_from_db()
     return note
 
 
 def share_note(note, user, role: str = "editor"):
-    return services.note_share(note=note, user=user, role=role)
+    return sharing.note_share(note=note, user=user, role=role)

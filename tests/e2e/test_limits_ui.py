@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from notes import services
+from notes.services import storage
 from tests import live
 from tests.e2e.people import alice
 from tests.factories import make_note
@@ -28,4 +28,4 @@ def test_an_edit_past_the_size_limit_is_refused_and_the_editor_says_so(open_note
     expect(a.editor).to_have_attribute("contenteditable", "false")
     a.page.wait_for_timeout(500)
     expect(a.connection).to_contain_text("too large")  # final: no reconnect loop
-    assert services.note_current_text(note_id=note.pk) == "x" * 150 + "\n"
+    assert storage.note_current_text(note_id=note.pk) == "x" * 150 + "\n"

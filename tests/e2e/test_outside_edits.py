@@ -6,7 +6,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from notes import services
+from notes.services import editing, revisions, storage, tokens
 from tests.e2e.people import alice
 from tests.factories import make_note, make_user, share_note
 
@@ -28,7 +28,7 @@ def test_api_put_and_admin_edit_show_in_an_open_editor_without_duplication(open_
     owner = alice()
     staff = make_user("root", is_staff=True, is_superuser=True)
     note = make_note(owner=owner, title="Runbook", text="first line\nsecond line\n")
-    key = services.api_token_create(user=owner, name="script")[1]
+    key = tokens.api_token_create(user=owner, name="script")[1]
     share_note(note, staff, "viewer")  # the browser helper opens the note page first
 
     a = open_note(owner, note)
@@ -56,7 +56,7 @@ def test_api_put_and_admin_edit_show_in_an_open_editor_without_duplication(open_
     admin.page.click("input[name=_save]")
     expect(admin.page.locator(".messagelist")).to_contain_text("changed successfully")
     a.wait_for_text("first line!\nsecond line, from the API\nthird, from admin\n")
-    assert services.note_current_text(note_id=note.pk) == a.text()
+    assert storage.note_current_text(note_id=note.pk) == a.text()
 
 
 def test_restoring_a_version_reaches_an_open_editor_and_keeps_its_typing(open_note, server):
@@ -64,8 +64,8 @@ def test_restoring_a_version_reaches_an_open_editor_and_keeps_its_typing(open_no
     colleague = make_user("bob", first_name="Bob")
     note = make_note(owner=owner, title="Plan", text="# Plan\n\nstep one\n")
     share_note(note, colleague, "editor")
-    good = services.revision_save(note=note, name="Good plan", user=owner)
-    services.note_text_replace(note=note, text="# Plan\n\nstep one\nbad idea\n", author=owner)
+    good = revisions.revision_save(note=note, name="Good plan", user=owner)
+    editing.note_text_replace(note=note, text="# Plan\n\nstep one\nbad idea\n", author=owner)
 
     bob = open_note(colleague, note)
     bob.wait_for_text("# Plan\n\nstep one\nbad idea\n")
@@ -85,7 +85,7 @@ def test_restoring_a_version_reaches_an_open_editor_and_keeps_its_typing(open_no
     bob.page.keyboard.type("ok ")
     bob.wait_for_text("ok # Plan\n\nstep one\n")
     expect(bob.save).to_have_text("Saved")
-    assert services.note_current_text(note_id=note.pk) == "ok # Plan\n\nstep one\n"
+    assert storage.note_current_text(note_id=note.pk) == "ok # Plan\n\nstep one\n"
     assert note.revisions.get(kind="before_restore").text == "Bob: # Plan\n\nstep one\nbad idea\n"
     kinds = list(note.revisions.values_list("kind", flat=True)[:2])
     assert kinds == ["restore", "before_restore"]

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from notes import services
+from notes.services import storage
 from tests import live
 from tests.crowd import crowd, tally, typed_tokens
 from tests.factories import make_note
@@ -37,7 +37,7 @@ def _db_text(note, *, like: str | None = None, timeout: float = 5) -> str:
     """The note as stored; with `like`, wait briefly for it to match (it should at once)."""
     deadline = time.monotonic() + timeout
     while True:
-        text = services.note_current_text(note_id=note.pk)
+        text = storage.note_current_text(note_id=note.pk)
         if like is None or text == like or time.monotonic() > deadline:
             return text
         time.sleep(0.1)

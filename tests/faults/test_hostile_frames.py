@@ -23,7 +23,8 @@ from pycrdt import Doc, Text
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from notes import documents, services
+from notes import documents
+from notes.services import storage
 from realtime import protocol, yupdate
 from tests import live
 from tests.factories import make_note
@@ -294,7 +295,7 @@ def test_hostile_frames_close_only_their_socket_and_never_change_or_break_a_note
     owner, cookie, figures
 ):
     note = make_note(owner=owner, title="Fuzz", text="hello\n")
-    oracle = documents.doc_from_updates(services.note_state_load(note_id=note.pk).updates)
+    oracle = documents.doc_from_updates(storage.note_state_load(note_id=note.pk).updates)
     outcomes: dict[str, int] = {}
     mismatches: list[str] = []
     env = {
@@ -347,7 +348,7 @@ def test_hostile_frames_close_only_their_socket_and_never_change_or_break_a_note
         oracle_text = documents.doc_text(oracle)
         oracle.get_update()
         converged = _wait_for(lambda: bystander.text() == oracle_text)
-        stored = services.note_state_load(note_id=note.pk)
+        stored = storage.note_state_load(note_id=note.pk)
         stored_doc = documents.doc_from_updates(stored.updates)
         stored_doc.get_update()
         # A well-behaved client still edits, and the bystander still follows.

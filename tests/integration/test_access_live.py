@@ -6,8 +6,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import Client
 
-from notes import documents, services
+from notes import documents
 from notes.models import NoteUpdate, ShareLink
+from notes.services import editing, sharing, storage
 from realtime import protocol
 from tests.factories import make_note, make_user, share_note
 from tests.yclient import YClient, session_cookie
@@ -32,7 +33,7 @@ async def _connect(asgi_app, note, user) -> YClient:
 
 @sync_to_async
 def _stored(note) -> tuple[int, str]:
-    state = services.note_state_load(note_id=note.pk)
+    state = storage.note_state_load(note_id=note.pk)
     text = documents.doc_text(documents.doc_from_updates(state.updates))
     return NoteUpdate.objects.filter(note=note).count(), text
 
@@ -111,7 +112,7 @@ async def test_removal_closes_the_socket_with_4403(asgi_app, setup):
     await sync_to_async(share_note)(note, member, "editor")
     client = await _connect(asgi_app, note, member)
     owner_client = await _connect(asgi_app, note, owner)
-    await sync_to_async(services.note_unshare)(note=note, user=member)
+    await sync_to_async(sharing.note_unshare)(note=note, user=member)
     await client.pump(1)
     assert client.close_code == 4403
     assert "access" in client.close_reason
@@ -123,9 +124,9 @@ async def test_removal_closes_the_socket_with_4403(asgi_app, setup):
 async def test_revoking_a_link_closes_the_sockets_it_let_in(asgi_app, setup):
     note, owner, member = setup
     link = await sync_to_async(ShareLink.objects.create)(note=note, role="editor", created_by=owner)
-    await sync_to_async(services.share_link_accept)(link=link, user=member)
+    await sync_to_async(sharing.share_link_accept)(link=link, user=member)
     client = await _connect(asgi_app, note, member)
-    await sync_to_async(services.share_link_revoke)(link=link)
+    await sync_to_async(sharing.share_link_revoke)(link=link)
     await client.pump(1)
     assert client.close_code == 4403
 
@@ -135,7 +136,7 @@ async def test_deleting_the_note_closes_every_socket_with_4404(asgi_app, setup):
     await sync_to_async(share_note)(note, member, "editor")
     a = await _connect(asgi_app, note, owner)
     b = await _connect(asgi_app, note, member)
-    await sync_to_async(services.note_delete)(note=note)
+    await sync_to_async(editing.note_delete)(note=note)
     await a.pump(1)
     await b.pump(0.2)
     assert (a.close_code, b.close_code) == (4404, 4404)

@@ -58,7 +58,7 @@ def test_memberships_and_links_are_inlines_and_searchable_by_member(admin_client
 
 
 def test_admin_edits_the_text_and_title_through_the_document(admin_client):
-    from notes import services
+    from notes.services import storage
 
     note = make_note(title="Draft", text="alpha\nbeta\n")
     response = admin_client.post(
@@ -74,7 +74,7 @@ def test_admin_edits_the_text_and_title_through_the_document(admin_client):
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
-    assert services.note_current_text(note_id=note.pk) == "alpha\nBETA\n"
+    assert storage.note_current_text(note_id=note.pk) == "alpha\nBETA\n"
     note.refresh_from_db()
     assert (note.title, note.content_text) == ("Final", "alpha\nBETA\n")
     # The change page shows the document's text, not the search mirror.

@@ -5,8 +5,8 @@ import json
 import pytest
 from django.test import Client
 
-from notes import services
 from notes.models import ApiToken
+from notes.services import storage, tokens
 from tests.factories import make_note, make_user, share_note
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +24,7 @@ def note(owner):
 
 @pytest.fixture
 def token(owner):
-    return services.api_token_create(user=owner, name="script")[1]
+    return tokens.api_token_create(user=owner, name="script")[1]
 
 
 def _bearer(key):
@@ -61,7 +61,7 @@ def test_put_replaces_and_patch_appends_with_a_token(note, token):
     assert response.json()["markdown"] == "line one\nline 2\n"
     response = _put(client, note, {"markdown": "appended\n"}, method="patch", **_bearer(token))
     assert response.json()["markdown"] == "line one\nline 2\nappended\n"
-    assert services.note_current_text(note_id=note.pk) == "line one\nline 2\nappended\n"
+    assert storage.note_current_text(note_id=note.pk) == "line one\nline 2\nappended\n"
     note.refresh_from_db()
     assert note.content_text == "line one\nline 2\nappended\n"
     assert ApiToken.objects.get().last_used_at is not None
@@ -103,7 +103,7 @@ def test_bad_bodies_get_clear_errors_and_change_nothing(
     response = _put(Client(), note, body, content_type=content_type, **_bearer(token))
     assert response.status_code == status
     assert message in response.json()["error"]
-    assert services.note_current_text(note_id=note.pk) == "line one\nline two\n"
+    assert storage.note_current_text(note_id=note.pk) == "line one\nline two\n"
 
 
 def test_too_large_is_413_and_changes_nothing(note, token, settings):
@@ -111,14 +111,14 @@ def test_too_large_is_413_and_changes_nothing(note, token, settings):
     response = _put(Client(), note, {"markdown": "x" * 200}, **_bearer(token))
     assert response.status_code == 413
     assert "limit is 100 bytes" in response.json()["error"]
-    assert services.note_current_text(note_id=note.pk) == "line one\nline two\n"
+    assert storage.note_current_text(note_id=note.pk) == "line one\nline two\n"
 
 
 def test_access_rules(note):
     viewer, stranger = make_user("viewer"), make_user("stranger")
     share_note(note, viewer, "viewer")
-    viewer_key = services.api_token_create(user=viewer, name="v")[1]
-    stranger_key = services.api_token_create(user=stranger, name="s")[1]
+    viewer_key = tokens.api_token_create(user=viewer, name="v")[1]
+    stranger_key = tokens.api_token_create(user=stranger, name="s")[1]
     assert Client().get(f"/api/notes/{note.pk}/", **_bearer(viewer_key)).json()["role"] == "viewer"
     refused = _put(Client(), note, {"markdown": "hijack"}, **_bearer(viewer_key))
     assert refused.status_code == 403
@@ -127,7 +127,7 @@ def test_access_rules(note):
         "/api/notes/0b5c1e7e-0000-4000-8000-000000000000/", **_bearer(viewer_key)
     )
     assert missing.status_code == 404 and "No such note" in missing.json()["error"]
-    assert services.note_current_text(note_id=note.pk) == "line one\nline two\n"
+    assert storage.note_current_text(note_id=note.pk) == "line one\nline two\n"
 
 
 @pytest.mark.parametrize(

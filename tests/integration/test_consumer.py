@@ -45,10 +45,10 @@ def _log_count(note) -> int:
 
 @sync_to_async
 def _stored_text(note) -> str:
-    from notes import services
+    from notes.services import storage
 
     return documents.doc_text(
-        documents.doc_from_updates(services.note_state_load(note_id=note.pk).updates)
+        documents.doc_from_updates(storage.note_state_load(note_id=note.pk).updates)
     )
 
 
@@ -113,7 +113,7 @@ async def test_edit_reaches_the_other_socket_after_commit_and_is_not_echoed(
 async def test_a_failed_commit_sends_nothing_and_closes_the_note_for_a_clean_resync(
     asgi_app, shared_note, cookie, monkeypatch
 ):
-    from notes import services
+    from notes.services import storage
     from realtime import journal
 
     a = await _client(asgi_app, shared_note, cookie)
@@ -130,7 +130,7 @@ async def test_a_failed_commit_sends_nothing_and_closes_the_note_for_a_clean_res
     # Both ways to commit fail: the event loop's own connection, then the persist thread.
     for journal_class in (journal.SQLiteJournal, journal.PostgresJournal):
         monkeypatch.setattr(journal_class, "append", cannot_commit_at_once)
-    monkeypatch.setattr(services, "note_updates_append", refuse)
+    monkeypatch.setattr(storage, "note_updates_append", refuse)
     await a.append("unsaved")
     assert await a.until(lambda: a.close_code == 1011)
     assert await b.until(lambda: b.close_code == 1011)
@@ -148,11 +148,11 @@ async def test_checkpoints_are_written_by_the_persist_thread_between_commits(
 ):
     """The one writer: on SQLite, a checkpoint written from another thread held the write
     lock that keystroke commits then slept on in SQLite's busy handler."""
-    from notes import services
+    from notes.services import revisions
 
     settings.NOTES_CHECKPOINT_SWEEP = 0.05
     settings.NOTES_CHECKPOINT_IDLE = 0
-    writers = threads_calling(monkeypatch, services, "revision_checkpoint_record")
+    writers = threads_calling(monkeypatch, revisions, "revision_checkpoint_record")
     a = await _client(asgi_app, shared_note, cookie)
     await a.until(lambda: a.text == "hello\n")
     await a.append("checkpoint me")

@@ -6,7 +6,8 @@ import signal
 import pytest
 from django.test import Client
 
-from notes import documents, services
+from notes import documents
+from notes.services import sharing, storage
 from tests import live
 from tests.factories import make_note, make_user
 from tests.jsclients import assert_every_token_once, client_spec, run_clients
@@ -23,7 +24,7 @@ def _cookie(user) -> str:
 
 def _stored_text(note) -> str:
     return documents.doc_text(
-        documents.doc_from_updates(services.note_state_load(note_id=note.pk).updates)
+        documents.doc_from_updates(storage.note_state_load(note_id=note.pk).updates)
     )
 
 
@@ -145,7 +146,6 @@ def test_revocation_reaches_sockets_on_every_process_within_a_second(redis_layer
 
     import websockets
 
-    from notes import services
     from tests.factories import share_note
     from tests.wsclient import connect
 
@@ -159,7 +159,7 @@ def test_revocation_reaches_sockets_on_every_process_within_a_second(redis_layer
         async with connect(server, note.pk, cookie) as ws:
             await asyncio.sleep(0.5)  # joined and synced
             started = time.monotonic()
-            await asyncio.to_thread(services.note_unshare, note=note, user=member)
+            await asyncio.to_thread(sharing.note_unshare, note=note, user=member)
             try:
                 while True:
                     await asyncio.wait_for(ws.recv(), timeout=5)

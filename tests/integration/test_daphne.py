@@ -9,7 +9,8 @@ from pycrdt import Text
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from notes import documents, services
+from notes import documents
+from notes.services import storage
 from realtime import protocol
 from tests import live
 from tests.factories import make_note, make_user
@@ -80,7 +81,7 @@ def test_a_stalled_reader_gets_a_note_over_a_mebibyte_and_later_edits_whole_and_
         reader = SilentSocket(server, note.pk, cookie, receive_buffer=4096)
         reader.send_binary(protocol.encode_sync_step1(b"\x00"))  # send me everything
         writer = SilentSocket(server, note.pk, cookie)
-        author = documents.doc_from_updates(services.note_state_load(note_id=note.pk).updates)
+        author = documents.doc_from_updates(storage.note_state_load(note_id=note.pk).updates)
         text = author.get(documents.CONTENT, type=Text)
         for token in tokens:
             before = author.get_state()

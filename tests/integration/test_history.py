@@ -9,8 +9,8 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 
-from notes import services
 from notes.models import Note, NoteRevision, NoteUpdate
+from notes.services import editing, revisions, storage
 from tests.factories import make_note, make_user, share_note
 
 pytestmark = pytest.mark.django_db
@@ -39,10 +39,10 @@ def test_a_checkpoint_is_taken_after_editing_pauses_and_only_once(settings):
     settings.NOTES_CHECKPOINT_IDLE = 60
     note = make_note(text="first draft\n")
     _age(note, edited=30, checkpointed=None)
-    assert services.revisions_checkpoint_due() == 0  # still being edited
+    assert revisions.revisions_checkpoint_due() == 0  # still being edited
     _age(note, edited=61, checkpointed=None)
-    assert services.revisions_checkpoint_due() == 1
-    assert services.revisions_checkpoint_due() == 0  # nothing new since
+    assert revisions.revisions_checkpoint_due() == 1
+    assert revisions.revisions_checkpoint_due() == 0  # nothing new since
     revision = note.revisions.get()
     assert (revision.kind, revision.text, revision.size) == ("auto", "first draft\n", 12)
     assert list(revision.contributors.all()) == [note.owner]
@@ -51,35 +51,35 @@ def test_a_checkpoint_is_taken_after_editing_pauses_and_only_once(settings):
 def test_continuous_editing_is_checkpointed_every_max_interval(settings):
     settings.NOTES_CHECKPOINT_MAX_INTERVAL = 300
     note = make_note(text="v1\n")
-    services.revision_save(note=note, name="start", user=note.owner)
-    services.note_text_replace(note=note, text="v2\n", author=note.owner)
+    revisions.revision_save(note=note, name="start", user=note.owner)
+    editing.note_text_replace(note=note, text="v2\n", author=note.owner)
     _age(note, edited=1, checkpointed=200)
-    assert services.revisions_checkpoint_due() == 0
+    assert revisions.revisions_checkpoint_due() == 0
     _age(note, edited=1, checkpointed=301)
-    assert services.revisions_checkpoint_due() == 1
+    assert revisions.revisions_checkpoint_due() == 1
     assert [r.text for r in note.revisions.all()] == ["v2\n", "v1\n"]
 
 
 def test_a_checkpoint_records_the_note_as_read_and_later_edits_count_as_new():
     note = make_note(text="as read\n")
     _age(note, edited=120, checkpointed=None)
-    draft = services.revision_checkpoint_prepare(note_id=note.pk)
-    services.note_text_replace(note=note, text="edited after the read\n", author=note.owner)
-    assert services.revision_checkpoint_record(draft=draft).text == "as read\n"
+    draft = revisions.revision_checkpoint_prepare(note_id=note.pk)
+    editing.note_text_replace(note=note, text="edited after the read\n", author=note.owner)
+    assert revisions.revision_checkpoint_record(draft=draft).text == "as read\n"
     # The edit is not in that checkpoint, so the note still has something to record.
-    newer = services.revision_checkpoint_prepare(note_id=note.pk)
+    newer = revisions.revision_checkpoint_prepare(note_id=note.pk)
     assert newer is not None and newer.text == "edited after the read\n"
-    assert services.revision_checkpoint_record(draft=newer).text == "edited after the read\n"
-    assert services.revision_checkpoint_prepare(note_id=note.pk) is None
+    assert revisions.revision_checkpoint_record(draft=newer).text == "edited after the read\n"
+    assert revisions.revision_checkpoint_prepare(note_id=note.pk) is None
 
 
 def test_a_checkpoint_read_before_a_newer_one_was_recorded_is_dropped():
     note = make_note(text="v1\n")
     _age(note, edited=120, checkpointed=None)
-    older = services.revision_checkpoint_prepare(note_id=note.pk)
-    newer = services.revision_checkpoint_prepare(note_id=note.pk)
-    assert services.revision_checkpoint_record(draft=newer) is not None
-    assert services.revision_checkpoint_record(draft=older) is None
+    older = revisions.revision_checkpoint_prepare(note_id=note.pk)
+    newer = revisions.revision_checkpoint_prepare(note_id=note.pk)
+    assert revisions.revision_checkpoint_record(draft=newer) is not None
+    assert revisions.revision_checkpoint_record(draft=older) is None
     assert note.revisions.count() == 1
 
 
@@ -87,11 +87,11 @@ def test_an_unchanged_or_empty_note_gets_no_checkpoint():
     empty = make_note()
     _age(empty, edited=120, checkpointed=None)
     note = make_note(text="same\n")
-    services.revision_save(note=note, name="", user=note.owner)
-    services.note_text_replace(note=note, text="changed\n", author=note.owner)
-    services.note_text_replace(note=note, text="same\n", author=note.owner)
+    revisions.revision_save(note=note, name="", user=note.owner)
+    editing.note_text_replace(note=note, text="changed\n", author=note.owner)
+    editing.note_text_replace(note=note, text="same\n", author=note.owner)
     _age(note, edited=120, checkpointed=500)
-    assert services.revisions_checkpoint_due() == 0
+    assert revisions.revisions_checkpoint_due() == 0
     assert note.revisions.count() == 1 and empty.revisions.count() == 0
 
 
@@ -100,15 +100,15 @@ def test_compaction_keeps_revisions_and_who_contributed():
     note = make_note(owner=alice, text="a\n")
     share_note(note, bob)
     share_note(note, carol)
-    services.revision_save(note=note, name="one", user=alice)
-    services.note_text_append(note=note, text="b\n", author=bob)
-    assert services.note_compact(note_id=note.pk) > 0
-    services.note_text_append(note=note, text="c\n", author=carol)
-    assert services.note_compact(note_id=note.pk) > 0
+    revisions.revision_save(note=note, name="one", user=alice)
+    editing.note_text_append(note=note, text="b\n", author=bob)
+    assert storage.note_compact(note_id=note.pk) > 0
+    editing.note_text_append(note=note, text="c\n", author=carol)
+    assert storage.note_compact(note_id=note.pk) > 0
     assert not NoteUpdate.objects.filter(note=note).exists()
     first = note.revisions.get()
     assert first.text == "a\n"
-    second = services.revision_save(note=note, name="two", user=alice)
+    second = revisions.revision_save(note=note, name="two", user=alice)
     assert second.text == "a\nb\nc\n"
     assert {u.username for u in second.contributors.all()} == {"bob", "carol"}
     assert note.revisions.get(pk=first.pk).text == "a\n"  # untouched by compaction
@@ -117,7 +117,7 @@ def test_compaction_keeps_revisions_and_who_contributed():
 def test_thinning_deletes_only_what_the_policy_drops():
     note = make_note(text="x\n")
     now = timezone.now()
-    named = services.revision_save(note=note, name="keep me", user=note.owner)
+    named = revisions.revision_save(note=note, name="keep me", user=note.owner)
     NoteRevision.objects.filter(pk=named.pk).update(created_at=now - timedelta(days=30))
     # 30 days of checkpoints, every 2 hours.
     for hours in range(0, 30 * 24, 2):
@@ -128,7 +128,7 @@ def test_thinning_deletes_only_what_the_policy_drops():
             text_compressed=NoteRevision.compress(f"{hours}\n"),
             created_at=now - timedelta(hours=hours, minutes=1),
         )
-    thinned = services.revisions_thin(note_id=note.pk, now=now)
+    thinned = revisions.revisions_thin(note_id=note.pk, now=now)
     autos = list(note.revisions.filter(kind="auto"))
     assert thinned > 0 and note.revisions.filter(pk=named.pk).exists()
     recent = [r for r in autos if now - r.created_at < timedelta(days=1)]
@@ -136,7 +136,7 @@ def test_thinning_deletes_only_what_the_policy_drops():
     days = {r.created_at.date() for r in autos if now - r.created_at >= timedelta(days=7)}
     older = [r for r in autos if now - r.created_at >= timedelta(days=7)]
     assert len(days) == len(older)  # one a day past a week
-    assert services.revisions_thin(note_id=note.pk, now=now) == 0  # stable
+    assert revisions.revisions_thin(note_id=note.pk, now=now) == 0  # stable
 
 
 # --- history page, save and restore -----------------------------------------------------------
@@ -156,7 +156,7 @@ def test_history_shows_versions_with_a_diff_rendering_and_source(people):
     client = _client(editor)
     response = client.post(f"/notes/{note.pk}/history/save/", {"name": "Before the rewrite"})
     assert response.status_code == 302
-    services.note_text_replace(
+    editing.note_text_replace(
         note=note, text="# Plan\n\nstep one\nstep 2 <script>alert(1)</script>\n", author=owner
     )
     page = _client(viewer).get(f"/notes/{note.pk}/history/").content.decode()
@@ -165,10 +165,10 @@ def test_history_shows_versions_with_a_diff_rendering_and_source(people):
     assert '<tr class="diff-removed">' in page and "step two" in page
     assert '<tr class="diff-added">' in page and "step 2 &lt;script&gt;" in page
     revision = note.revisions.get()
-    services.note_text_replace(
+    editing.note_text_replace(
         note=note, text="# Plan\n\n<img src=x onerror=alert(1)>\n", author=owner
     )
-    services.revision_save(note=note, name="hostile", user=owner)
+    revisions.revision_save(note=note, name="hostile", user=owner)
     hostile = note.revisions.get(name="hostile")
     rendered = client.get(f"/notes/{note.pk}/history/?rev={hostile.pk}&view=rendered").content
     assert b"onerror" not in rendered and b"<h1>Plan</h1>" in rendered
@@ -180,13 +180,13 @@ def test_history_shows_versions_with_a_diff_rendering_and_source(people):
 
 def test_restore_is_a_forward_edit_that_keeps_before_and_after(people):
     note, owner, editor, viewer = people
-    old = services.revision_save(note=note, name="good", user=owner)
-    services.note_text_replace(note=note, text="# Plan\n\nbroken\n", author=owner)
-    services.note_rename(note=note, title="Broken plan", author=owner)
+    old = revisions.revision_save(note=note, name="good", user=owner)
+    editing.note_text_replace(note=note, text="# Plan\n\nbroken\n", author=owner)
+    editing.note_rename(note=note, title="Broken plan", author=owner)
     log_before = NoteUpdate.objects.filter(note=note).count()
     response = _client(editor).post(f"/notes/{note.pk}/history/{old.pk}/restore/")
     assert response.status_code == 302 and response["Location"] == f"/notes/{note.pk}/"
-    assert services.note_current_text(note_id=note.pk) == "# Plan\n\nstep one\nstep two\n"
+    assert storage.note_current_text(note_id=note.pk) == "# Plan\n\nstep one\nstep two\n"
     note.refresh_from_db()
     assert note.title == "Plan"
     # One new log entry, by the restoring user: a CRDT change, not a rewrite of history.
@@ -201,7 +201,7 @@ def test_restore_is_a_forward_edit_that_keeps_before_and_after(people):
 
 def test_only_editors_and_owners_may_save_or_restore(people):
     note, owner, editor, viewer = people
-    old = services.revision_save(note=note, name="v", user=owner)
+    old = revisions.revision_save(note=note, name="v", user=owner)
     client = _client(viewer)
     assert client.post(f"/notes/{note.pk}/history/{old.pk}/restore/").status_code == 403
     assert client.post(f"/notes/{note.pk}/history/save/", {"name": "x"}).status_code == 403
@@ -210,7 +210,7 @@ def test_only_editors_and_owners_may_save_or_restore(people):
     assert stranger.get(f"/notes/{note.pk}/history/").status_code == 404
     assert stranger.post(f"/notes/{note.pk}/history/{old.pk}/restore/").status_code == 404
     other = make_note(owner=owner)
-    other_revision = services.revision_save(note=other, name="o", user=owner)
+    other_revision = revisions.revision_save(note=other, name="o", user=owner)
     wrong = _client(owner).post(f"/notes/{note.pk}/history/{other_revision.pk}/restore/")
     assert wrong.status_code == 404
     assert note.revisions.count() == 1
@@ -221,14 +221,14 @@ def test_only_editors_and_owners_may_save_or_restore(people):
 
 def test_export_markdown_and_standalone_sanitised_html(people):
     note, owner, editor, viewer = people
-    services.note_text_append(
+    editing.note_text_append(
         note=note, text="<script>alert(1)</script>\n[x](javascript:alert(1))\n", author=owner
     )
     client = _client(viewer)
     md = client.get(f"/notes/{note.pk}/export.md")
     assert md["Content-Type"] == "text/markdown; charset=utf-8"
     assert md["Content-Disposition"] == 'attachment; filename="Plan.md"'
-    assert md.content.decode() == services.note_current_text(note_id=note.pk)
+    assert md.content.decode() == storage.note_current_text(note_id=note.pk)
     html = client.get(f"/notes/{note.pk}/export.html")
     body = html.content.decode()
     assert html["Content-Disposition"] == 'attachment; filename="Plan.html"'
@@ -252,7 +252,7 @@ def test_import_creates_a_note_with_its_first_version():
     note = Note.objects.get(owner=user)
     assert response.status_code == 302 and response["Location"] == f"/notes/{note.pk}/"
     assert note.title == "Launch"
-    assert services.note_current_text(note_id=note.pk) == "# Launch\n\n- [ ] café\n"
+    assert storage.note_current_text(note_id=note.pk) == "# Launch\n\n- [ ] café\n"
     assert note.revisions.get().name == "Imported from launch.md"
 
 
@@ -297,7 +297,7 @@ def test_export_and_import_commands_round_trip(tmp_path):
     bob = make_user("bob")
     call_command("import_notes", str(tmp_path), "--owner", "bob", stdout=io.StringIO())
     imported = {
-        n.title: services.note_current_text(note_id=n.pk) for n in Note.objects.filter(owner=bob)
+        n.title: storage.note_current_text(note_id=n.pk) for n in Note.objects.filter(owner=bob)
     }
     assert sorted(imported.values()) == sorted(texts.values())
     assert imported["Groceries"] == texts["Groceries"]
@@ -322,13 +322,13 @@ def test_import_command_reports_bad_files_and_imports_the_rest(tmp_path):
 
 def test_compact_command_folds_logs_and_keeps_revisions():
     note = make_note(text="one\n")
-    services.revision_save(note=note, name="v1", user=note.owner)
-    services.note_text_append(note=note, text="two\n", author=note.owner)
+    revisions.revision_save(note=note, name="v1", user=note.owner)
+    editing.note_text_append(note=note, text="two\n", author=note.owner)
     out = io.StringIO()
     call_command("compact_notes", stdout=out)
     assert "Compacted 1 note(s)" in out.getvalue()
     assert not NoteUpdate.objects.filter(note=note).exists()
-    assert services.note_current_text(note_id=note.pk) == "one\ntwo\n"
+    assert storage.note_current_text(note_id=note.pk) == "one\ntwo\n"
     assert note.revisions.get().text == "one\n"
     with pytest.raises(CommandError, match="UUID"):
         call_command("compact_notes", "--note", "nope")
@@ -337,16 +337,16 @@ def test_compact_command_folds_logs_and_keeps_revisions():
 def test_a_note_nobody_edited_is_never_due_for_a_checkpoint():
     untouched = make_note(text="")
     typed_in = make_note(text="")
-    services.note_text_replace(note=typed_in, text="hello\n", author=typed_in.owner)
+    editing.note_text_replace(note=typed_in, text="hello\n", author=typed_in.owner)
     for note in (untouched, typed_in):
         _age(note, edited=120, checkpointed=None)
-    assert services.notes_due_for_checkpoint() == [typed_in.pk]
+    assert revisions.notes_due_for_checkpoint() == [typed_in.pk]
 
 
 def test_a_note_whose_log_was_compacted_away_is_still_due():
     note = make_note(text="kept in the snapshot\n")
-    assert services.note_compact(note_id=note.pk) > 0
+    assert storage.note_compact(note_id=note.pk) > 0
     assert not NoteUpdate.objects.filter(note=note).exists()
     _age(note, edited=120, checkpointed=None)
-    assert services.notes_due_for_checkpoint() == [note.pk]
-    assert services.revisions_checkpoint_due() == 1
+    assert revisions.notes_due_for_checkpoint() == [note.pk]
+    assert revisions.revisions_checkpoint_due() == 1

@@ -10,8 +10,8 @@ import urllib.request
 import pytest
 from django.test import Client
 
-from notes import services
 from notes.models import NoteUpdate
+from notes.services import editing, revisions, storage
 from tests import live
 from tests.factories import make_note, make_user, share_note
 from tests.jsclients import TOKEN, client_spec, run_clients, token_counts
@@ -62,8 +62,8 @@ def test_restore_while_two_clients_type_loses_none_of_their_concurrent_edits():
     owner, colleague = make_user("owner"), make_user("colleague")
     note = make_note(owner=owner, title="Live", text="alpha\nbeta\n")
     share_note(note, colleague, "editor")
-    good = services.revision_save(note=note, name="good", user=owner)
-    services.note_text_replace(note=note, text="alpha\nbeta\ngamma\ndelta\n", author=owner)
+    good = revisions.revision_save(note=note, name="good", user=owner)
+    editing.note_text_replace(note=note, text="alpha\nbeta\ngamma\ndelta\n", author=owner)
     rows_before = NoteUpdate.objects.filter(note=note).count()
     names, edits = ["c0", "c1"], 60
 
@@ -108,7 +108,7 @@ def test_restore_while_two_clients_type_loses_none_of_their_concurrent_edits():
     # What the restore saw and undid is gone, and the old version is back around the tokens.
     assert not seen_by_restore & set(counts)
     assert TOKEN.sub("", final) == "alpha\nbeta\n"
-    assert services.note_current_text(note_id=note.pk) == final
+    assert storage.note_current_text(note_id=note.pk) == final
     restored = note.revisions.get(kind="restore")
     assert TOKEN.sub("", restored.text) == "alpha\nbeta\n"
     assert list(restored.contributors.all()) == [owner]

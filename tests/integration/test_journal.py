@@ -9,8 +9,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection
 
-from notes import documents, services
+from notes import documents
 from notes.models import NoteUpdate
+from notes.services import storage
 from realtime import hub as hub_module
 from realtime import journal
 from tests.factories import make_note, make_user
@@ -31,7 +32,7 @@ def _update(doc, chunk: str) -> bytes:
 
 @sync_to_async
 def _stored_text(note) -> str:
-    return services.note_current_text(note_id=note.pk)
+    return storage.note_current_text(note_id=note.pk)
 
 
 @sync_to_async
@@ -60,8 +61,8 @@ async def log():
 async def test_append_commits_durably_where_django_reads_it(log, owner):
     note = await sync_to_async(make_note)(owner=owner, text="")
     doc = documents.doc_new()
-    assert await log.append([services.Append(note.pk, _update(doc, "one"), owner.pk)])
-    assert await log.append([services.Append(note.pk, _update(doc, " two"), None)])
+    assert await log.append([storage.Append(note.pk, _update(doc, "one"), owner.pk)])
+    assert await log.append([storage.Append(note.pk, _update(doc, " two"), None)])
     assert await _stored_text(note) == "one two"
     assert await _log(note) == [(owner.pk,), (None,)]
 
@@ -74,14 +75,14 @@ async def test_append_writes_nothing_when_a_note_was_deleted_in_flight(log, owne
     doc = documents.doc_new()
     written = await log.append(
         [
-            services.Append(kept.pk, _update(doc, "a"), None),
-            services.Append(gone_id, _update(doc, "b"), None),
+            storage.Append(kept.pk, _update(doc, "a"), None),
+            storage.Append(gone_id, _update(doc, "b"), None),
         ]
     )
     assert written is False
     assert await _log(kept) == []
     # The connection is still usable afterwards.
-    assert await log.append([services.Append(kept.pk, _update(documents.doc_new(), "c"), None)])
+    assert await log.append([storage.Append(kept.pk, _update(documents.doc_new(), "c"), None)])
     assert await _stored_text(kept) == "c"
 
 
@@ -92,7 +93,7 @@ async def test_append_writes_nothing_while_another_connection_holds_the_write_lo
     try:
         started = time.monotonic()
         update = _update(documents.doc_new(), "x")
-        written = await log.append([services.Append(note.pk, update, None)])
+        written = await log.append([storage.Append(note.pk, update, None)])
         waited = time.monotonic() - started
     finally:
         holder.execute("ROLLBACK")
@@ -115,7 +116,7 @@ async def _pair(asgi_app, note, owner):
 async def test_keystrokes_commit_on_the_event_loop_not_the_persist_thread(
     asgi_app, note, owner, monkeypatch
 ):
-    on_thread = threads_calling(monkeypatch, services, "note_updates_append")
+    on_thread = threads_calling(monkeypatch, storage, "note_updates_append")
     a, b = await _pair(asgi_app, note, owner)
     for word in ("one ", "two ", "three"):
         await a.append(word)

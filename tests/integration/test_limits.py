@@ -5,7 +5,7 @@ import asyncio
 import pytest
 from asgiref.sync import sync_to_async
 
-from notes import services
+from notes.services import storage
 from realtime import protocol
 from tests.factories import make_note, make_user, share_note
 from tests.yclient import YClient, session_cookie
@@ -29,7 +29,7 @@ async def _connect(asgi_app, note, user) -> YClient:
     return client
 
 
-_current_text = sync_to_async(lambda note: services.note_current_text(note_id=note.pk))
+_current_text = sync_to_async(lambda note: storage.note_current_text(note_id=note.pk))
 
 
 async def test_an_edit_past_the_note_size_limit_is_refused_and_closes_4413(

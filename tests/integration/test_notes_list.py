@@ -6,7 +6,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from notes import services
+from notes.services import editing, sharing
 from tests.factories import make_note, make_user, share_note
 from tests.yclient import ORIGIN, YClient, session_cookie
 
@@ -71,16 +71,16 @@ async def test_shared_renamed_unshared_and_deleted_notes_reach_the_list(asgi_app
     shared = await socket.until(lambda e: e["kind"] == "note" and e["note"]["id"] == note_id)
     assert shared["note"]["title"] == "Plans" and shared["note"]["owner"] == "owner"
 
-    await sync_to_async(services.note_rename)(note=note, title="Plans v2", author=owner)
+    await sync_to_async(editing.note_rename)(note=note, title="Plans v2", author=owner)
     assert await socket.until(lambda e: e["kind"] == "note" and e["note"]["title"] == "Plans v2")
 
-    await sync_to_async(services.note_unshare)(note=note, user=member)
+    await sync_to_async(sharing.note_unshare)(note=note, user=member)
     assert await socket.until(lambda e: e == {"kind": "removed", "id": note_id})
 
     socket.events.clear()
     await sync_to_async(share_note)(note, member, "editor")
     assert await socket.until(lambda e: e["kind"] == "note")
-    await sync_to_async(services.note_delete)(note=note)
+    await sync_to_async(editing.note_delete)(note=note)
     assert await socket.until(lambda e: e == {"kind": "removed", "id": note_id})
 
 
@@ -108,7 +108,7 @@ async def test_list_events_never_reach_people_without_access(asgi_app, people):
     owner, member, note = people
     socket = ListSocket(asgi_app, await session_cookie(member))
     assert (await socket.comm.connect())[0]
-    await sync_to_async(services.note_rename)(note=note, title="Secret", author=owner)
+    await sync_to_async(editing.note_rename)(note=note, title="Secret", author=owner)
     editor = YClient(asgi_app, note.pk, cookie=await session_cookie(owner))
     assert await editor.connect()
     await editor.append("private")

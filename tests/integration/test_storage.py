@@ -5,8 +5,9 @@ import threading
 import pytest
 from django.db import connection
 
-from notes import documents, services
+from notes import documents
 from notes.models import Note, NoteUpdate
+from notes.services import editing, storage
 from tests.factories import make_note, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def _stored_text(note) -> str:
     return documents.doc_text(
-        documents.doc_from_updates(services.note_state_load(note_id=note.pk).updates)
+        documents.doc_from_updates(storage.note_state_load(note_id=note.pk).updates)
     )
 
 
@@ -25,8 +26,8 @@ def _client_update(doc, chunk: str) -> bytes:
 def _type(note, doc, *chunks: str) -> None:
     """A client appends each chunk to its replica `doc`; each update is logged on its own."""
     for chunk in chunks:
-        services.note_updates_append(
-            entries=[services.Append(note.pk, _client_update(doc, chunk), None)]
+        storage.note_updates_append(
+            entries=[storage.Append(note.pk, _client_update(doc, chunk), None)]
         )
 
 
@@ -35,7 +36,7 @@ def test_compaction_folds_the_log_and_keeps_the_text():
     doc = documents.doc_new()
     _type(note, doc, *(f"{i}," for i in range(50)))
     assert NoteUpdate.objects.filter(note=note).count() == 50
-    assert services.note_compact(note_id=note.pk) == 50
+    assert storage.note_compact(note_id=note.pk) == 50
     assert NoteUpdate.objects.filter(note=note).count() == 0
     assert _stored_text(note) == "".join(f"{i}," for i in range(50))
     assert Note.objects.get(pk=note.pk).snapshot_through > 0
@@ -51,7 +52,7 @@ def test_compaction_never_loses_an_update_appended_concurrently():
     def append_all():
         try:
             for update in updates:
-                services.note_updates_append(entries=[services.Append(note.pk, update, None)])
+                storage.note_updates_append(entries=[storage.Append(note.pk, update, None)])
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:
@@ -61,7 +62,7 @@ def test_compaction_never_loses_an_update_appended_concurrently():
     def compact_repeatedly():
         try:
             while not done.is_set():
-                services.note_compact(note_id=note.pk)
+                storage.note_compact(note_id=note.pk)
         except Exception as exc:  # pragma: no cover
             errors.append(exc)
         finally:
@@ -74,19 +75,19 @@ def test_compaction_never_loses_an_update_appended_concurrently():
         thread.join(timeout=120)
     assert not errors
     assert _stored_text(note) == "".join(f"<{i}>" for i in range(300))
-    services.note_compact(note_id=note.pk)
+    storage.note_compact(note_id=note.pk)
     assert _stored_text(note) == "".join(f"<{i}>" for i in range(300))
 
 
 def test_catch_up_returns_the_snapshot_when_compaction_passed_the_cursor():
     note = make_note(owner=make_user(), text="before")
-    cursor = services.note_state_load(note_id=note.pk).through
-    doc = documents.doc_from_updates(services.note_state_load(note_id=note.pk).updates)
+    cursor = storage.note_state_load(note_id=note.pk).through
+    doc = documents.doc_from_updates(storage.note_state_load(note_id=note.pk).updates)
     _type(note, doc, "+a")
-    services.note_compact(note_id=note.pk)
+    storage.note_compact(note_id=note.pk)
     _type(note, doc, "+b")
 
-    since = services.note_updates_since(note_id=note.pk, after=cursor)
+    since = storage.note_updates_since(note_id=note.pk, after=cursor)
     replica = documents.doc_new()
     for update in since.updates:
         replica.apply_update(update)
@@ -100,10 +101,10 @@ def test_append_skips_notes_deleted_in_flight():
     gone_id = gone.pk
     gone.delete()
     doc = documents.doc_new()
-    written = services.note_updates_append(
+    written = storage.note_updates_append(
         entries=[
-            services.Append(note.pk, _client_update(doc, "a"), None),
-            services.Append(gone_id, _client_update(doc, "b"), None),
+            storage.Append(note.pk, _client_update(doc, "a"), None),
+            storage.Append(gone_id, _client_update(doc, "b"), None),
         ]
     )
     assert written == 1
@@ -113,8 +114,8 @@ def test_append_skips_notes_deleted_in_flight():
 
 def test_text_replace_is_a_minimal_diff_and_never_duplicates():
     note = make_note(owner=make_user(), text="alpha\nbeta\n")
-    services.note_text_replace(note=note, text="alpha\nbeta\ngamma\n", author=None)
-    services.note_text_replace(note=note, text="alpha\nbeta\ngamma\n", author=None)
+    editing.note_text_replace(note=note, text="alpha\nbeta\ngamma\n", author=None)
+    editing.note_text_replace(note=note, text="alpha\nbeta\ngamma\n", author=None)
     assert _stored_text(note) == "alpha\nbeta\ngamma\n"
     note.refresh_from_db()
     assert note.content_text == "alpha\nbeta\ngamma\n"
@@ -124,13 +125,13 @@ def test_a_fold_overtaken_by_another_compaction_is_dropped():
     note = make_note(owner=make_user(), text="")
     doc = documents.doc_new()
     _type(note, doc, *(f"{i}," for i in range(5)))
-    slow = services.note_compact_prepare(note_id=note.pk)
+    slow = storage.note_compact_prepare(note_id=note.pk)
     _type(note, doc, "late,")
-    assert services.note_compact(note_id=note.pk) == 6
+    assert storage.note_compact(note_id=note.pk) == 6
     through = Note.objects.get(pk=note.pk).snapshot_through
 
     # The slow fold started from the old snapshot and lacks "late,": recording it would lose it.
-    assert services.note_compact_record(draft=slow) == 0
+    assert storage.note_compact_record(draft=slow) == 0
     assert Note.objects.get(pk=note.pk).snapshot_through == through
     assert _stored_text(note) == "0,1,2,3,4,late,"
 
@@ -139,14 +140,14 @@ def test_a_fold_keeps_updates_appended_after_it_read_the_log():
     note = make_note(owner=make_user(), text="")
     doc = documents.doc_new()
     _type(note, doc, "a")
-    draft = services.note_compact_prepare(note_id=note.pk)
+    draft = storage.note_compact_prepare(note_id=note.pk)
     _type(note, doc, "b")
-    assert services.note_compact_record(draft=draft) == 1
+    assert storage.note_compact_record(draft=draft) == 1
     assert NoteUpdate.objects.filter(note=note).count() == 1
     assert _stored_text(note) == "ab"
 
 
 def test_nothing_to_fold_prepares_nothing():
     note = make_note(owner=make_user(), text="")
-    assert services.note_compact_prepare(note_id=note.pk) is None
-    assert services.note_compact(note_id=note.pk) == 0
+    assert storage.note_compact_prepare(note_id=note.pk) is None
+    assert storage.note_compact(note_id=note.pk) == 0

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
-from notes.services import note_create
+from notes.services.editing import note_create
 
 USERNAME_PREFIX = "bench-user-"
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"

@@ -8,8 +8,8 @@ import uuid
 
 from django.core.management.base import BaseCommand, CommandError
 
-from notes import services
 from notes.models import Note, NoteUpdate
+from notes.services import revisions, storage
 
 
 class Command(BaseCommand):
@@ -26,11 +26,11 @@ class Command(BaseCommand):
         ids = note or list(NoteUpdate.objects.values_list("note_id", flat=True).distinct())
         folded = thinned = compacted = 0
         for note_id in ids:
-            entries = services.note_compact(note_id=note_id)
+            entries = storage.note_compact(note_id=note_id)
             folded += entries
             compacted += bool(entries)
         for note_id in note or Note.objects.values_list("pk", flat=True):
-            thinned += services.revisions_thin(note_id=note_id)
+            thinned += revisions.revisions_thin(note_id=note_id)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Compacted {compacted} note(s), folding {folded} log entries; "

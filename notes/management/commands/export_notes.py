@@ -5,9 +5,9 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from notes import services
 from notes.markdown_files import export_filename
 from notes.models import Note
+from notes.services import storage
 
 
 class Command(BaseCommand):
@@ -41,7 +41,7 @@ class Command(BaseCommand):
                 "Choose an empty directory or pass --force to overwrite."
             )
         for name, note in planned.items():
-            text = services.note_current_text(note_id=note.pk)
+            text = storage.note_current_text(note_id=note.pk)
             (target / name).write_text(text, encoding="utf-8", newline="\n")
             self.stdout.write(f"{note.pk}  {name}")
         self.stdout.write(self.style.SUCCESS(f"Exported {len(planned)} note(s) to {target}."))

@@ -6,8 +6,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from notes import services
 from notes.markdown_files import ALLOWED_SUFFIXES, BadMarkdownFile, markdown_file_read
+from notes.services import editing, importing
 
 
 class Command(BaseCommand):
@@ -44,8 +44,8 @@ class Command(BaseCommand):
                 document = markdown_file_read(
                     name=path.name, data=data, max_bytes=limit, size=path.stat().st_size
                 )
-                note = services.note_import(owner=user, document=document, source=path.name)
-            except (BadMarkdownFile, services.NoteTooLarge) as error:
+                note = importing.note_import(owner=user, document=document, source=path.name)
+            except (BadMarkdownFile, editing.NoteTooLarge) as error:
                 failed += 1
                 self.stderr.write(f"skipped {path}: {error}")
                 continue

@@ -20,17 +20,17 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.sessions import CookieMiddleware  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from realtime import tuning  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 from realtime.transports.origins import SameOriginValidator  # noqa: E402
 from realtime.transports.sessions import ReadOnlySessionMiddleware  # noqa: E402
-from realtime.tuning import daphne as daphne_patches  # noqa: E402
 
 if not settings.REDIS_URL:
     logging.getLogger("collab").warning(
         "REDIS_URL is unset: in-memory channel layer, single-process only"
     )
 
-daphne_patches.install()
+tuning.install()
 
 application = ProtocolTypeRouter(
     {

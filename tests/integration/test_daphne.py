@@ -39,8 +39,8 @@ def test_favicon_ico_points_at_the_icon(client):
 
 
 def test_an_oversized_message_gets_close_code_1009_through_daphne():
-    """autobahn refuses 1009 from applications; collab/daphne_patches.py lets it through, so the
-    client learns why (the editor treats 1009 as final) and the socket really closes."""
+    """autobahn refuses 1009 from applications; realtime/tuning/close_codes.py lets it through,
+    so the client learns why (the editor treats 1009 as final) and the socket really closes."""
     owner = make_user("owner")
     note = make_note(owner=owner, title="Big", text="")
     client = Client()
@@ -65,10 +65,11 @@ def test_an_oversized_message_gets_close_code_1009_through_daphne():
 def test_a_stalled_reader_gets_a_note_over_a_mebibyte_and_later_edits_whole_and_in_order(
     settings,
 ):
-    """collab/daphne_patches.py lifts autobahn's 1 MiB cap on what the server sends (a joiner
-    of this note got an exception instead of it), and sends a frame at once only when nothing
-    is queued before it. A reader that stalls while a sync larger than the kernel will buffer,
-    then a run of edits, go out to it still gets every frame whole and in order."""
+    """realtime/tuning/send_size.py lifts autobahn's 1 MiB cap on what the server sends (a
+    joiner of this note got a closed socket instead of it), and write_through.py sends a frame
+    at once only when nothing is queued before it. A reader that stalls while a sync larger
+    than the kernel will buffer, then a run of edits, go out to it still gets every frame whole
+    and in order."""
     settings.NOTES_MAX_NOTE_BYTES = 20_000_000
     owner = make_user("owner")
     base = "".join(f"line {i:07d} of a long note\n" for i in range(150_000))  # 4.2 MB

@@ -1,11 +1,11 @@
-"""The frames collab/daphne_patches.py writes straight to a connection, read back by an
+"""The frames realtime/tuning/send_binary.py writes straight to a connection, read back by an
 independent WebSocket implementation (the websockets package)."""
 
 import pytest
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
-from realtime.tuning.daphne import _binary_frame
+from realtime.tuning.send_binary import _binary_frame
 
 
 def _parse(frame: bytes) -> tuple[Frame, bytes]:

@@ -1,0 +1,51 @@
+"""
+Which patches go in: each one whose packages are installed at the versions it was verified on.
+Any other patch is left out, with a warning that names it, and the stock code runs instead.
+"""
+
+import logging
+
+from realtime.tuning import close_codes, send_binary, send_size, upgrade_request, write_through
+from realtime.tuning.patch import describe_versions
+
+logger = logging.getLogger("realtime.tuning")
+
+PATCHES = (
+    close_codes.PATCH,
+    send_size.PATCH,
+    upgrade_request.PATCH,
+    write_through.PATCH,
+    send_binary.PATCH,
+)
+
+_installed = False
+
+
+def install() -> None:
+    """Called when the ASGI application is built: apply the patches that fit; later calls do
+    nothing."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    for patch in PATCHES:
+        if patch.in_effect():
+            continue
+        if patch.versions_match():
+            patch.apply()
+        else:
+            _warn_left_out(patch)
+
+
+def _warn_left_out(patch) -> None:
+    verified = describe_versions(patch.verified)
+    installed = describe_versions(patch.installed())
+    logger.warning(
+        "patch %s left out, the stock code runs instead (%s): verified on %s; installed %s. "
+        "See docs/server-tuning.md to verify it again.",
+        patch.name,
+        patch.purpose,
+        verified,
+        installed,
+        extra={"patch": patch.name, "verified": verified, "installed": installed},
+    )

@@ -119,6 +119,9 @@ NOTES_AWARENESS_INTERVAL = env_float("NOTES_AWARENESS_INTERVAL", default=0.05)
 NOTES_CHECKPOINT_IDLE = env_float("NOTES_CHECKPOINT_IDLE", default=60.0)
 NOTES_CHECKPOINT_MAX_INTERVAL = env_float("NOTES_CHECKPOINT_MAX_INTERVAL", default=300.0)
 NOTES_CHECKPOINT_SWEEP = env_float("NOTES_CHECKPOINT_SWEEP", default=15.0)
+# Speed-only tuning (realtime/tuning, docs/server-tuning.md): off leaves out the speed patches
+# to daphne and Twisted and the startup heap freeze, and keeps the bug fixes.
+NOTES_SPEEDUPS = env_bool("NOTES_SPEEDUPS", default=True)
 # Test-only fault injection: drop this share (0 to 1) of incoming fan-out messages.
 NOTES_FAULT_DROP_FANOUT = env_float("NOTES_FAULT_DROP_FANOUT", default=0.0)
 

@@ -1,12 +1,15 @@
 """
-Which patches go in: each one whose packages are installed at the versions it was verified on.
-Any other patch is left out, with a warning that names it, and the stock code runs instead.
+Which patches go in: each one whose packages are installed at the versions it was verified on,
+speed-ups only while NOTES_SPEEDUPS is on. Any other patch is left out, with a log line that
+names it, and the stock code runs instead.
 """
 
 import logging
 
+from django.conf import settings
+
 from realtime.tuning import close_codes, send_binary, send_size, upgrade_request, write_through
-from realtime.tuning.patch import describe_versions
+from realtime.tuning.patch import SPEED, describe_versions
 
 logger = logging.getLogger("realtime.tuning")
 
@@ -21,6 +24,11 @@ PATCHES = (
 _installed = False
 
 
+def speedups_enabled() -> bool:
+    """Whether speed-only tuning is on (the NOTES_SPEEDUPS setting)."""
+    return settings.NOTES_SPEEDUPS
+
+
 def install() -> None:
     """Called when the ASGI application is built: apply the patches that fit; later calls do
     nothing."""
@@ -28,10 +36,18 @@ def install() -> None:
     if _installed:
         return
     _installed = True
+    speedups = speedups_enabled()
     for patch in PATCHES:
         if patch.in_effect():
             continue
-        if patch.versions_match():
+        if patch.kind == SPEED and not speedups:
+            logger.info(
+                "patch %s left out: NOTES_SPEEDUPS is off (%s)",
+                patch.name,
+                patch.purpose,
+                extra={"patch": patch.name},
+            )
+        elif patch.versions_match():
             patch.apply()
         else:
             _warn_left_out(patch)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib import metadata
 
 # Kinds of patch. A fix corrects behaviour the app relies on; a speed-up changes only how fast
-# the same thing happens.
+# the same thing happens, and NOTES_SPEEDUPS can leave it out.
 FIX = "fix"
 SPEED = "speed"
 

@@ -11,7 +11,7 @@ at once and returns True, or returns False and writes nothing where daphne's own
 are not masked, so the frame of one message is the same bytes for every socket: the last one
 built is reused when the same message goes to the next socket.
 
-Without the patch (another server, other versions) the scope has no such
+Without the patch (NOTES_SPEEDUPS off, another server, other versions) the scope has no such
 extension, and a consumer sends through ASGI as usual.
 """
 

@@ -12,6 +12,7 @@ from websockets.sync.client import connect
 from notes import documents
 from notes.services import storage
 from realtime import protocol
+from realtime.tuning import speedups_enabled
 from tests import live
 from tests.factories import make_note, make_user
 from tests.wsclient import SilentSocket
@@ -30,6 +31,15 @@ def test_daphne_serves_pages_and_static_files():
         with pytest.raises(urllib.error.HTTPError) as missing:
             urllib.request.urlopen(f"{server.http_url}/static/notes/nope.css")
         assert missing.value.code == 404
+
+
+def test_the_server_tunes_itself_as_this_run_says_and_leaves_no_patch_out_for_its_versions():
+    """The daphne processes tests start get this run's NOTES_SPEEDUPS (tests/live.py passes the
+    environment on), and on the pinned versions the version gate leaves no patch out."""
+    with live.daphne(LOG_LEVEL="INFO") as server:
+        log = server.log()
+    assert "the stock code runs instead" not in log
+    assert ("left out: NOTES_SPEEDUPS is off" in log) is not speedups_enabled()
 
 
 def test_favicon_ico_points_at_the_icon(client):

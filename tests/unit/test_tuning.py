@@ -1,5 +1,5 @@
 """
-Which server patches go in (realtime/tuning/gate.py): the version gate.
+Which server patches go in (realtime/tuning/gate.py): the version gate and NOTES_SPEEDUPS.
 
 Patches change classes for the whole process, so each case starts the app in a fresh Python
 process (importing collab.asgi, as daphne does) and reads back what went in. The tests of what
@@ -23,7 +23,7 @@ FAKE_VERSION = "0.0.0.test"
 # Run in a fresh process: report another version (argv[2]) of one package (argv[1]) if given,
 # load the app as daphne does, install again, and print what is in place.
 START_APP = """
-import json, sys
+import gc, json, sys
 
 import django
 django.setup()
@@ -46,15 +46,17 @@ print(json.dumps({
     "in_effect": sorted(p.name for p in PATCHES if p.in_effect()),
     "untouched": sorted(name for name in stock if loaded[name] is stock[name]),
     "again_unchanged": current() == loaded,
+    "frozen": gc.get_freeze_count(),
 }))
 """
 
 
-def start_app(*, mismatch: str | None = None) -> dict:
+def start_app(*, speedups: str, mismatch: str | None = None) -> dict:
     """What the app's process has in place once loaded, and its "logs" from realtime.tuning."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "collab.settings",
+        "NOTES_SPEEDUPS": speedups,
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "INFO",
     }
@@ -87,7 +89,7 @@ def names(kind=None, package=None) -> list[str]:
 
 @pytest.mark.parametrize("package", sorted(VERIFIED))
 def test_a_patch_on_another_version_stays_out_with_one_warning_and_the_stock_code(package):
-    state = start_app(mismatch=package)
+    state = start_app(speedups="1", mismatch=package)
     left_out = names(package=package)
     assert left_out, f"no patch depends on {package}"
     assert state["in_effect"] == sorted(set(names()) - set(left_out))
@@ -101,6 +103,20 @@ def test_a_patch_on_another_version_stays_out_with_one_warning_and_the_stock_cod
         for other, version in patch.verified.items():
             assert f"{other} {version}" in verified, warning
             assert f"{other} {FAKE_VERSION if other == package else version}" in installed
+    assert state["again_unchanged"]
+
+
+@pytest.mark.parametrize("speedups", ["1", "0"])
+def test_notes_speedups_switches_the_speed_patches_and_the_heap_freeze_only(speedups):
+    state = start_app(speedups=speedups)
+    on = speedups == "1"
+    assert state["in_effect"] == sorted(names(FIX) + (names(SPEED) if on else []))
+    assert state["untouched"] == ([] if on else names(SPEED))
+    assert (state["frozen"] > 0) is on  # collab/asgi.py's gc.freeze()
+    expected_logs = [] if on else [("INFO", name) for name in names(SPEED)]
+    assert sorted((level, message.split()[1]) for level, message in state["logs"]) == expected_logs
+    for _, message in state["logs"]:
+        assert "left out: NOTES_SPEEDUPS is off" in message, message
     assert state["again_unchanged"]
 
 

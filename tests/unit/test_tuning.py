@@ -8,6 +8,7 @@ each patch does are in test_daphne_connection.py and test_tuning_write_through.p
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -137,3 +138,13 @@ def test_the_verified_daphne_is_the_one_requirements_txt_pins():
         if "==" in line and not line.startswith("#")
     )
     assert pins["daphne"] == VERIFIED["daphne"]
+
+
+def test_the_tuning_doc_lists_every_patch_with_its_kind_and_versions():
+    doc = (ROOT / "docs" / "server-tuning.md").read_text()
+    for patch in PATCHES:
+        row = re.search(rf"^\| `{patch.name}` \|.*$", doc, re.MULTILINE)
+        assert row, f"docs/server-tuning.md has no table row for {patch.name}"
+        assert f"| {patch.kind} |" in row.group(0)
+        for package, version in patch.verified.items():
+            assert f"{package} {version}" in row.group(0)

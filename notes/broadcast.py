@@ -13,7 +13,7 @@ import hashlib
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-# Event types, dispatched by the hub: "note.update" is handled by Hub.note_update, and so on.
+# Event types; the hub registers a handler for each (realtime.hub, `bus.handlers`).
 NOTE_UPDATE = "note.update"
 NOTE_AWARENESS = "note.awareness"
 NOTE_DELETED = "note.deleted"

@@ -21,7 +21,7 @@ a COMMIT that waits for the disk, as the persist thread's does.
 
 Either only ever does the common case. Whenever it cannot commit at once it writes nothing and
 returns False, and the hub hands the batch to the persist thread
-(services.note_updates_append), which handles everything else: another writer holds SQLite's
+(storage.note_updates_append), which handles everything else: another writer holds SQLite's
 lock; a note was deleted while its edit was in flight (the foreign key fails); any other
 database error, after which the connection is closed and opened again on next use.
 """
@@ -33,7 +33,7 @@ from collections.abc import Sequence
 import psycopg
 from django.db import connection, connections
 
-from notes import services
+from notes.services import storage
 
 logger = logging.getLogger("realtime.journal")
 
@@ -48,14 +48,14 @@ class SQLiteJournal:
     def __init__(self, *, path: str, db) -> None:
         self.path = path
         self.db = db  # the Django connection whose settings (not connection) shape the rows
-        self.sql = services.INSERT_UPDATE_SQL.replace("%s", "?")
+        self.sql = storage.INSERT_UPDATE_SQL.replace("%s", "?")
         self._connection: sqlite3.Connection | None = None
         self.since_checkpoint = 0
 
-    async def append(self, entries: Sequence[services.Append]) -> bool:
+    async def append(self, entries: Sequence[storage.Append]) -> bool:
         """Commit `entries` in one transaction and return True; or write nothing and return
         False when that cannot be done at once (see the module docstring)."""
-        rows = services.note_update_rows(entries=entries, db=self.db)
+        rows = storage.note_update_rows(entries=entries, db=self.db)
         try:
             conn = self._connection or self._open()
             conn.execute("BEGIN IMMEDIATE")
@@ -112,13 +112,13 @@ class PostgresJournal:
 
     def __init__(self, *, db) -> None:
         self.db = db
-        self.sql = services.INSERT_UPDATE_SQL
+        self.sql = storage.INSERT_UPDATE_SQL
         self._connection: psycopg.AsyncConnection | None = None
 
-    async def append(self, entries: Sequence[services.Append]) -> bool:
+    async def append(self, entries: Sequence[storage.Append]) -> bool:
         """Commit `entries` in one transaction and return True; or write nothing and return
         False (see the module docstring)."""
-        rows = services.note_update_rows(entries=entries, db=self.db)
+        rows = storage.note_update_rows(entries=entries, db=self.db)
         try:
             conn = self._connection or await self._open()
             async with conn.transaction(), conn.cursor() as cursor:

@@ -87,10 +87,10 @@ def render(hub) -> str:
         (
             "list_sockets",
             "Live notes-list sockets open in this process.",
-            sum(len(peers) for peers in hub.listeners.values()),
+            sum(len(peers) for peers in hub.feed.listeners.values()),
         ),
         ("loaded_notes", "Notes loaded in this process.", len(rooms)),
-        ("persist_queue", "Updates waiting to be committed.", len(hub._queue)),
+        ("persist_queue", "Updates waiting to be committed.", len(hub.commits.queue)),
     )
     lines: list[str] = []
     for name, help_text, value in gauges:
@@ -107,12 +107,12 @@ def render(hub) -> str:
     lines += [
         f"# HELP {full} Time to commit one batch of updates (persist before broadcast).",
         f"# TYPE {full} histogram",
-        *hub.persist_seconds.lines(full),
+        *hub.commits.persist_seconds.lines(full),
     ]
     full = "collab_notes_edit_commit_seconds"
     lines += [
         f"# HELP {full} From an edit's arrival on the socket to its commit (before fan-out).",
         f"# TYPE {full} histogram",
-        *hub.edit_commit_seconds.lines(full),
+        *hub.commits.edit_commit_seconds.lines(full),
     ]
     return "\n".join(lines) + "\n"

@@ -1,6 +1,9 @@
 """
-A Yjs client for tests: a pycrdt document speaking the wire protocol through the real ASGI
-app (Channels' WebsocketCommunicator), with session cookie and Origin like a browser.
+Yjs clients for tests: a pycrdt document speaking the wire protocol like a stock client.
+
+`YClient` goes through the real ASGI app (Channels' WebsocketCommunicator), with session cookie
+and Origin like a browser. `EngineClient` is a transport of its own: it hands frames straight to
+the room engine through realtime.session and realtime.peer, as any second transport would.
 """
 
 import asyncio
@@ -12,6 +15,8 @@ from pycrdt import Text
 
 from notes import documents
 from realtime import protocol
+from realtime.peer import Peer
+from realtime.session import PeerSession
 
 ORIGIN = b"http://127.0.0.1"
 
@@ -26,17 +31,10 @@ def login_session_key(user) -> str:
 session_cookie = sync_to_async(login_session_key)
 
 
-class YClient:
-    def __init__(
-        self, application, note_id, *, cookie=None, origin=ORIGIN, acks=True, host=b"127.0.0.1"
-    ):
-        headers = [(b"host", host)]
-        if origin:
-            headers.append((b"origin", origin))
-        if cookie:
-            headers.append((b"cookie", f"sessionid={cookie}".encode()))
-        path = f"/ws/notes/{note_id}/" + ("?acks=1" if acks else "")
-        self.comm = WebsocketCommunicator(application, path, headers=headers)
+class YReplica:
+    """A replica of a note that speaks the protocol; subclasses carry its frames."""
+
+    def __init__(self):
         self.doc = documents.doc_new()
         self.saved = 0
         self.role: int | None = None  # from the server's access message
@@ -52,14 +50,12 @@ class YClient:
     def text(self) -> str:
         return documents.doc_text(self.doc)
 
-    async def connect(self) -> bool:
-        connected, _ = await self.comm.connect()
-        if connected:
-            await self.send(protocol.encode_sync_step1(self.doc.get_state()))
-        return connected
-
     async def send(self, frame: bytes) -> None:
-        await self.comm.send_to(bytes_data=frame)
+        raise NotImplementedError
+
+    async def next_event(self, timeout: float) -> dict | None:  # noqa: ASYNC109
+        """The next thing the server sent within `timeout`, as an ASGI-like event, or None."""
+        raise NotImplementedError
 
     async def edit(self, fn) -> bytes:
         update = documents.edit_update(self.doc, fn)
@@ -121,10 +117,9 @@ class YClient:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         while loop.time() < deadline:
-            # receive_output() cancels the application when it times out, so wait politely.
-            if await self.comm.receive_nothing(timeout=0.02, interval=0.005):
+            event = await self.next_event(0.02)
+            if event is None:
                 continue
-            event = await self.comm.receive_output()
             if event["type"] == "websocket.close":
                 self.close_code = event.get("code")
                 self.close_reason = event.get("reason")
@@ -141,5 +136,79 @@ class YClient:
             await self.pump(0.05)
         return True
 
+
+class YClient(YReplica):
+    """Through the ASGI app's WebSocket route, like a browser tab."""
+
+    def __init__(
+        self, application, note_id, *, cookie=None, origin=ORIGIN, acks=True, host=b"127.0.0.1"
+    ):
+        super().__init__()
+        headers = [(b"host", host)]
+        if origin:
+            headers.append((b"origin", origin))
+        if cookie:
+            headers.append((b"cookie", f"sessionid={cookie}".encode()))
+        path = f"/ws/notes/{note_id}/" + ("?acks=1" if acks else "")
+        self.comm = WebsocketCommunicator(application, path, headers=headers)
+
+    async def connect(self) -> bool:
+        connected, _ = await self.comm.connect()
+        if connected:
+            await self.send(protocol.encode_sync_step1(self.doc.get_state()))
+        return connected
+
+    async def send(self, frame: bytes) -> None:
+        await self.comm.send_to(bytes_data=frame)
+
+    async def next_event(self, timeout: float) -> dict | None:  # noqa: ASYNC109
+        # receive_output() cancels the application when it times out, so wait politely.
+        if await self.comm.receive_nothing(timeout=timeout, interval=0.005):
+            return None
+        return await self.comm.receive_output()
+
     async def close(self) -> None:
         await self.comm.disconnect()
+
+
+class EngineClient(YReplica):
+    """A transport of its own over the room engine: it is the peer's realtime.peer.Link, and
+    hands every frame it sends to a realtime.session.PeerSession."""
+
+    def __init__(self, hub, *, note_id, user, role, acks=True, session_key=None):
+        super().__init__()
+        self.peer = Peer(
+            note_id=note_id,
+            user_id=user.pk,
+            user_name=user.get_username(),
+            session_key=session_key,
+            role=role,
+            wants_acks=acks,
+            link=self,
+        )
+        self.session = PeerSession(hub=hub, peer=self.peer)
+        self.events: asyncio.Queue[dict] = asyncio.Queue()
+
+    async def connect(self) -> None:
+        await self.session.join()
+        await self.send(protocol.encode_sync_step1(self.doc.get_state()))
+
+    async def send(self, frame: bytes | None) -> None:
+        await self.session.receive(frame)
+
+    async def next_event(self, timeout: float) -> dict | None:  # noqa: ASYNC109
+        try:
+            return await asyncio.wait_for(self.events.get(), timeout)
+        except TimeoutError:
+            return None
+
+    async def close(self) -> None:
+        await self.session.leave()
+
+    # --- realtime.peer.Link ---
+
+    async def send_frame(self, frame: bytes) -> None:
+        self.events.put_nowait({"type": "websocket.send", "bytes": frame})
+
+    async def close_with(self, code: int, reason: str) -> None:
+        self.events.put_nowait({"type": "websocket.close", "code": code, "reason": reason})

@@ -185,7 +185,7 @@ def revisions_checkpoint_due(*, now=None) -> int:
     has been edited for NOTES_CHECKPOINT_MAX_INTERVAL seconds since its last checkpoint.
     Every process may run this: the note row lock makes concurrent runs take one checkpoint.
     Returns how many revisions were taken. All on this thread; the hub runs the same two steps
-    per note on a read thread and on its persist thread (Hub._checkpoint_loop)."""
+    per note on a read thread and on its persist thread (realtime.upkeep.Checkpoints)."""
     taken = 0
     for note_id in notes_due_for_checkpoint(now=now):
         draft = revision_checkpoint_prepare(note_id=note_id)

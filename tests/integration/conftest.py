@@ -4,6 +4,7 @@ from channels.layers import channel_layers
 from django.db import connections
 
 from realtime import hub as hub_module
+from tests.factories import make_note, make_user
 
 
 @pytest.fixture
@@ -30,3 +31,15 @@ async def fresh_hub():
         if flush is not None:
             await flush()
     channel_layers.backends.clear()
+
+
+@pytest.fixture
+async def owner():
+    """A user who owns `shared_note`."""
+    return await sync_to_async(make_user)("owner")
+
+
+@pytest.fixture
+async def shared_note(owner):
+    """A note holding "hello\n", for tests that open it from several clients."""
+    return await sync_to_async(make_note)(owner=owner, title="Plan", text="hello\n")

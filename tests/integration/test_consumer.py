@@ -10,21 +10,11 @@ from pycrdt import Text
 from notes import broadcast, documents
 from notes.models import Note, NoteUpdate
 from realtime import protocol
-from tests.factories import make_note, make_user
+from tests.factories import make_user
 from tests.spies import threads_calling
 from tests.yclient import YClient, session_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_hub")]
-
-
-@pytest.fixture
-async def owner():
-    return await sync_to_async(make_user)("owner")
-
-
-@pytest.fixture
-async def shared_note(owner):
-    return await sync_to_async(make_note)(owner=owner, title="Plan", text="hello\n")
 
 
 @pytest.fixture
@@ -178,9 +168,9 @@ async def test_every_socket_is_resynced_on_its_own_turn_not_all_at_once(
 ):
     """Each socket gets sync step 1 again within the interval. The sockets of one note get it
     at different heal ticks: all at once, 2,000 readers' answers stalled the process."""
-    from realtime import hub as hub_module
+    from realtime import healing
 
-    monkeypatch.setattr(hub_module, "RESYNC_INTERVAL", 3.0)
+    monkeypatch.setattr(healing, "RESYNC_INTERVAL", 3.0)
     step1 = bytes((protocol.MSG_SYNC, protocol.SYNC_STEP1))
     clients = [await _client(asgi_app, shared_note, cookie) for _ in range(16)]
     for client in clients:
@@ -469,10 +459,10 @@ async def test_many_joiners_presence_goes_out_in_a_few_frames_per_socket(
     """Twenty people announcing themselves at once reach each socket as a few frames (per note,
     not per joiner: n joiners would otherwise cost n * n sends), and nobody gets their own
     state echoed back."""
-    from realtime import hub as hub_module
+    from realtime import presence
 
     interval = 0.2
-    monkeypatch.setattr(hub_module, "AWARENESS_INTERVAL", interval)
+    monkeypatch.setattr(presence, "AWARENESS_INTERVAL", interval)
     watcher = await _client(asgi_app, shared_note, cookie)
     joiners = [await _client(asgi_app, shared_note, cookie) for _ in range(20)]
     for client in [watcher, *joiners]:
@@ -497,10 +487,10 @@ async def test_many_joiners_presence_goes_out_in_a_few_frames_per_socket(
 
 
 async def test_awareness_is_coalesced_per_socket(asgi_app, shared_note, cookie, monkeypatch):
-    from realtime import hub as hub_module
+    from realtime import presence
 
     interval = 0.2
-    monkeypatch.setattr(hub_module, "AWARENESS_INTERVAL", interval)
+    monkeypatch.setattr(presence, "AWARENESS_INTERVAL", interval)
     a = await _client(asgi_app, shared_note, cookie)
     b = await _client(asgi_app, shared_note, cookie)
     await b.pump(0.3)
@@ -604,8 +594,8 @@ async def test_catching_up_on_entries_the_note_holds_keeps_the_joiners_encoding(
     room = hub.rooms[shared_note.pk]
     cached = room.full_update
     assert cached is not None
-    await hub._catch_up(room)  # reads "x" again: already in the document
-    await hub._catch_up(room)
+    await hub.healer.catch_up(room)  # reads "x" again: already in the document
+    await hub.healer.catch_up(room)
     assert room.full_update is cached
     await a.append("y")
     assert await b.until(lambda: b.text == "hello\nxy")
@@ -616,6 +606,7 @@ async def test_catching_up_on_entries_the_note_holds_keeps_the_joiners_encoding(
 
 async def test_a_stopped_hub_leaves_nothing_scheduled_behind(asgi_app, shared_note, cookie):
     from realtime import hub as hub_module
+    from realtime import listfeed, upkeep
 
     a = await _client(asgi_app, shared_note, cookie)
     await a.set_awareness(555, 1, '{"user":{"name":"A"}}')
@@ -623,13 +614,14 @@ async def test_a_stopped_hub_leaves_nothing_scheduled_behind(asgi_app, shared_no
     await a.close()  # schedules a presence announcement, an awareness flush, a text refresh
     hub = hub_module.get_hub()
     ran = []
-    for name in ("_announce_presence", "_flush_awareness", "_refresh_dirty_texts"):
+    scheduled = ((hub.feed, "_announce"), (hub.presence, "_flush"), (hub.mirrors, "_refresh_dirty"))
+    for part, name in scheduled:
 
         async def record(*args, name=name):
             ran.append(name)
 
-        setattr(hub, name, record)
+        setattr(part, name, record)
     await hub.stop()
     hub_module._hub = None
-    await asyncio.sleep(max(hub_module.PRESENCE_DEBOUNCE, hub_module.TEXT_REFRESH_DELAY) + 0.2)
+    await asyncio.sleep(max(listfeed.PRESENCE_DEBOUNCE, upkeep.TEXT_REFRESH_DELAY) + 0.2)
     assert ran == []

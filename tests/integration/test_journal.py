@@ -1,4 +1,4 @@
-"""The event loop's own database connection for keystroke commits (notes.journal), and the
+"""The event loop's own database connection for keystroke commits (realtime.journal), and the
 persist thread it hands a batch to whenever it cannot commit at once."""
 
 import sqlite3
@@ -182,7 +182,7 @@ async def test_a_lost_connection_sends_the_batch_through_the_persist_thread_and_
     await a.append("first")
     assert await b.until(lambda: b.text == "hello\nfirst")
     hub = hub_module.get_hub()
-    backend = hub._journal._connection.info.backend_pid
+    backend = hub.commits._journal._connection.info.backend_pid
 
     @sync_to_async
     def terminate() -> None:
@@ -196,7 +196,7 @@ async def test_a_lost_connection_sends_the_batch_through_the_persist_thread_and_
     await a.append(" third")
     assert await b.until(lambda: b.text == "hello\nfirst second third")
     assert hub.stats["persist_on_thread"] == 1, "the journal did not reconnect"
-    assert hub._journal._connection.info.backend_pid != backend
+    assert hub.commits._journal._connection.info.backend_pid != backend
     assert await _stored_text(note) == "hello\nfirst second third"
     await a.close()
     await b.close()

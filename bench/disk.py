@@ -24,7 +24,7 @@ PAUSE_S = 0.002
 
 
 def flush_latency(directory: str | None = None, *, commits: int = COMMITS) -> dict:
-    """Commit one small row `commits` times, as our server's journal does (notes/journal.py),
+    """Commit one small row `commits` times, as our server's journal does (realtime/journal.py),
     in a fresh database under `directory` (the temporary directory by default); return the
     commit times' summary in ms."""
     with tempfile.TemporaryDirectory(prefix="bench-disk-", dir=directory) as tmp:

@@ -1,6 +1,6 @@
 // The notes list page, live: notes shared with me appear, renames and deletions show, and
 // each note says who is editing it right now. Events arrive as JSON on ws/notes/ (see
-// notes/consumers.py, NotesListConsumer); this file only renders them.
+// realtime/transports/websocket.py, NotesListConsumer); this file only renders them.
 
 /** @typedef {{id: string, title: string, preview: string, updated: string, owner: string, owner_id: number, url: string}} Listing */
 

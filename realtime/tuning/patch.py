@@ -17,9 +17,9 @@ from importlib import metadata
 FIX = "fix"
 SPEED = "speed"
 
-# The versions every patch was last verified on: daphne is pinned in requirements.txt, autobahn
-# and Twisted come with it. After an upgrade the patches that read or replace code of the
-# upgraded package stay out (with a warning) until they are verified again and this is updated.
+# The versions every patch was last verified on, pinned in requirements.txt. After an upgrade
+# the patches that read or replace code of the upgraded package stay out (with a warning)
+# until they are verified again and this is updated.
 VERIFIED = {"daphne": "4.2.3", "autobahn": "26.11.1", "Twisted": "26.10.0"}
 
 

@@ -20,6 +20,7 @@ NOTE_DELETED = "note.deleted"
 NOTE_PRESENCE_QUERY = "note.presence_query"
 NOTE_ACCESS = "note.access"
 SESSION_ENDED = "session.ended"
+USER_SESSIONS_ENDED = "user.sessions_ended"  # a user's password changed: their other logins end
 USER_NOTES = "user.notes"  # an event for one user's live notes list
 PRESENCE_QUERY = "presence.query"  # "who is editing the notes this user can see?"
 
@@ -115,6 +116,12 @@ async def send_session_ended(*, session_key: str) -> None:
     await _group_send(HUBS_GROUP, {"type": SESSION_ENDED, "session": session_key})
 
 
+async def send_user_sessions_ended(*, user_id: int, keep_session_key: str | None) -> None:
+    await _group_send(
+        HUBS_GROUP, {"type": USER_SESSIONS_ENDED, "user": user_id, "keep": keep_session_key}
+    )
+
+
 def note_access_changed(*, note_id, user_ids: list[int]) -> None:
     """From synchronous code, after commit: re-check these users' open sockets on the note."""
     async_to_sync(send_note_access)(note_id=note_id, user_ids=user_ids)
@@ -123,6 +130,12 @@ def note_access_changed(*, note_id, user_ids: list[int]) -> None:
 def session_ended(*, session_key: str) -> None:
     """From synchronous code: close every socket opened with this session (logout)."""
     async_to_sync(send_session_ended)(session_key=session_key)
+
+
+def user_sessions_ended(*, user_id: int, keep_session_key: str | None = None) -> None:
+    """From synchronous code, after commit: close every socket of this user except those of
+    `keep_session_key` (the session that changed the password; None after a reset)."""
+    async_to_sync(send_user_sessions_ended)(user_id=user_id, keep_session_key=keep_session_key)
 
 
 def user_notes(*, user_ids, event: dict) -> None:

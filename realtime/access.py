@@ -64,6 +64,16 @@ class AccessEvents:
                 if state.peer.session_key == message["session"]:
                     await self.close_peer(room, state, CLOSE_LOGGED_OUT, "You logged out")
 
+    async def user_sessions_ended(self, message: dict) -> None:
+        """A user's password changed (or was reset): close their peers from every other login."""
+        for room in list(self.rooms.values()):
+            for state in list(room.peers.values()):
+                peer = state.peer
+                if peer.user_id == message["user"] and peer.session_key != message["keep"]:
+                    await self.close_peer(
+                        room, state, CLOSE_LOGGED_OUT, "Your password changed: log in again"
+                    )
+
     async def note_deleted(self, room: Room, message: dict) -> None:
         await self.close_room(room, CLOSE_NOTE_DELETED, "This note was deleted")
 

@@ -86,6 +86,7 @@ class Hub:
             broadcast.NOTE_ACCESS: self._in_room(self.access.note_access),
             broadcast.NOTE_DELETED: self._in_room(self.access.note_deleted),
             broadcast.SESSION_ENDED: self.access.session_ended,
+            broadcast.USER_SESSIONS_ENDED: self.access.user_sessions_ended,
             broadcast.USER_NOTES: self.feed.user_notes,
             broadcast.PRESENCE_QUERY: self.feed.presence_query,
         }

@@ -6,9 +6,15 @@ AWARENESS_INTERVAL, to the note's other local peers and to the other processes w
 loaded. The server keeps one awareness clock per client id and restamps what it relays (see
 `_restamp`), and it remembers the current states, to greet joiners with and to answer another
 process that loads the note.
+
+Who a state says it is comes from the server, never the client: every state a peer sends is
+relayed with `user` set to that peer's real id and display name (`bind_identity`), so nobody,
+a viewer included, can appear on the presence bar or a cursor label as someone else. Other
+processes relay what their own peers' states became, already bound.
 """
 
 import asyncio
+import json
 import logging
 import time
 from collections import defaultdict
@@ -24,6 +30,9 @@ logger = logging.getLogger("realtime.presence")
 
 AWARENESS_INTERVAL = settings.NOTES_AWARENESS_INTERVAL
 AWARENESS_TIMEOUT = 30.0  # y-protocols clients renew every 15 s and drop peers after 30 s
+# What a client may choose of how it is shown: its colours, as CSS colour strings.
+USER_STYLE_KEYS = ("color", "colorLight")
+USER_STYLE_MAX_LENGTH = 64
 
 
 class Presence:
@@ -53,7 +62,7 @@ class Presence:
         for entry in protocol.decode_awareness_payload(payload):
             if self._is_echo(room, state, entry):
                 continue
-            out = self._restamp(room, entry)
+            out = self._restamp(room, bind_identity(state.peer, entry))
             if out.gone:
                 room.awareness.pop(out.client_id, None)
                 state.awareness_ids.discard(out.client_id)
@@ -207,3 +216,27 @@ class Presence:
                 origin=self.hub_id,
                 payload=protocol.encode_awareness_payload(local),
             )
+
+
+def bind_identity(peer: Peer, entry: protocol.AwarenessEntry) -> protocol.AwarenessEntry:
+    """The entry with its state's `user` saying who `peer` really is: the user's id and display
+    name, and the colours the client chose (if they are short strings). y-codemirror.next
+    labels cursors with `user.name`, and the editor's presence bar groups people by `user.id`.
+
+    A state that is not a JSON object carries no identity and passes as it is; "gone" (null)
+    is one of those."""
+    parsed = json.loads(entry.state)
+    if not isinstance(parsed, dict):
+        return entry
+    claimed = parsed.get("user")
+    user = {"id": peer.user_id, "name": peer.user_name}
+    if isinstance(claimed, dict):
+        for key in USER_STYLE_KEYS:
+            value = claimed.get(key)
+            if isinstance(value, str) and len(value) <= USER_STYLE_MAX_LENGTH:
+                user[key] = value
+    if claimed == user:
+        return entry
+    parsed["user"] = user
+    state = json.dumps(parsed, ensure_ascii=False, separators=(",", ":"))
+    return protocol.AwarenessEntry(entry.client_id, entry.clock, state)

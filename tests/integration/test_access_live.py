@@ -1,5 +1,6 @@
 """Access on open sockets: viewers cannot write, and changes to access apply at once."""
 
+import json
 import random
 
 import pytest
@@ -164,3 +165,30 @@ async def test_logging_out_closes_that_sessions_sockets_only(asgi_app, setup):
     assert mine.close_code == 4401
     assert theirs.close_code is None
     await theirs.close()
+
+
+async def test_a_member_cannot_pose_as_someone_else_in_presence(asgi_app):
+    """A viewer's raw client claims to be the owner, id and name; everyone else sees the
+    viewer's own id and name on its state (the colour it chose stays)."""
+    owner = await sync_to_async(make_user)("owner")
+    viewer_user = await sync_to_async(make_user)("viewer", first_name="Val", last_name="Viewer")
+    note = await sync_to_async(make_note)(owner=owner, text="x")
+    await sync_to_async(share_note)(note, viewer_user, "viewer")
+    watcher = YClient(asgi_app, note.pk, cookie=await session_cookie(owner))
+    poser = YClient(asgi_app, note.pk, cookie=await session_cookie(viewer_user))
+    assert await watcher.connect()
+    assert await poser.connect()
+    claim = {"user": {"id": owner.pk, "name": "owner", "color": "#ff0000"}, "cursor": 3}
+    await poser.set_awareness(31, 1, json.dumps(claim))
+    assert await watcher.until(lambda: 31 in watcher.awareness)
+    assert json.loads(watcher.awareness[31]) == {
+        "user": {"id": viewer_user.pk, "name": "Val Viewer", "color": "#ff0000"},
+        "cursor": 3,
+    }
+    # A joiner is greeted with the bound state too.
+    joiner = YClient(asgi_app, note.pk, cookie=await session_cookie(owner))
+    assert await joiner.connect()
+    assert await joiner.until(lambda: 31 in joiner.awareness)
+    assert json.loads(joiner.awareness[31])["user"]["id"] == viewer_user.pk
+    for client in (watcher, poser, joiner):
+        await client.close()

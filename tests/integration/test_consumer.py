@@ -1,6 +1,7 @@
 """The note WebSocket through the real ASGI app: auth, Origin, sync, fan-out, persistence."""
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -379,7 +380,7 @@ async def test_oversized_message_is_refused_with_1009(asgi_app, shared_note, coo
 
 
 async def test_presence_reaches_others_joiners_and_is_cleared_on_close(
-    asgi_app, shared_note, cookie
+    asgi_app, shared_note, cookie, owner
 ):
     a = await _client(asgi_app, shared_note, cookie)
     b = await _client(asgi_app, shared_note, cookie)
@@ -388,7 +389,8 @@ async def test_presence_reaches_others_joiners_and_is_cleared_on_close(
     # A joiner sees everyone at once.
     c = await _client(asgi_app, shared_note, cookie)
     assert await c.until(lambda: 111 in c.awareness)
-    assert c.awareness[111] == '{"user":{"name":"A"}}'
+    # As the server relays it: `user` is who the socket really is (realtime.presence).
+    assert json.loads(c.awareness[111]) == {"user": {"id": owner.pk, "name": "owner"}}
     # When A's socket closes, its client ids are removed for everyone at once.
     await a.close()
     assert await b.until(lambda: 111 not in b.awareness, timeout=2)
@@ -413,7 +415,9 @@ async def test_a_reconnecting_client_is_visible_at_once(asgi_app, shared_note, c
     await again.close()
 
 
-async def test_relayed_presence_is_not_taken_as_the_relayers_own(asgi_app, shared_note, cookie):
+async def test_relayed_presence_is_not_taken_as_the_relayers_own(
+    asgi_app, shared_note, cookie, owner
+):
     """y-websocket clients re-send every awareness change they receive. Such an echo of another
     process's client must not be fanned out again (two processes would bounce it for ever), nor
     make the relaying socket its owner (closing that socket would remove someone else)."""
@@ -447,7 +451,8 @@ async def test_relayed_presence_is_not_taken_as_the_relayers_own(asgi_app, share
     # A newer clock is the client itself, moved here from another process: it is taken.
     c = await _client(asgi_app, shared_note, cookie)
     await c.set_awareness(444, 8, '{"user":{"name":"Moved"}}')
-    assert await a.until(lambda: a.awareness.get(444) == '{"user":{"name":"Moved"}}')
+    moved = {"user": {"id": owner.pk, "name": "owner"}}  # bound to c's user by the server
+    assert await a.until(lambda: json.loads(a.awareness.get(444, "null")) == moved)
     await c.close()
     assert await a.until(lambda: 444 not in a.awareness, timeout=2)
     await a.close()
@@ -486,7 +491,7 @@ async def test_many_joiners_presence_goes_out_in_a_few_frames_per_socket(
         await client.close()
 
 
-async def test_awareness_is_coalesced_per_socket(asgi_app, shared_note, cookie, monkeypatch):
+async def test_awareness_is_coalesced_per_socket(asgi_app, shared_note, cookie, owner, monkeypatch):
     from realtime import presence
 
     interval = 0.2
@@ -499,14 +504,15 @@ async def test_awareness_is_coalesced_per_socket(asgi_app, shared_note, cookie, 
     started = time.monotonic()
     for clock in range(1, 61):
         await a.set_awareness(222, clock, f'{{"cursor":{clock}}}')
-    assert await b.until(lambda: b.awareness.get(222) == '{"cursor":60}')
+    last = {"cursor": 60, "user": {"id": owner.pk, "name": "owner"}}
+    assert await b.until(lambda: json.loads(b.awareness.get(222, "null")) == last)
     span = time.monotonic() - started
     awareness_frames = [f for f in b.frames[frames_before:] if f[0] == protocol.MSG_AWARENESS]
     # ...reach the other socket as at most one frame per interval while the server works
     # through them (however slow this machine is), the first at once, the last the latest.
     assert 1 <= len(awareness_frames) <= span / interval + 2, (len(awareness_frames), span)
     assert len(awareness_frames) < 60
-    assert b.awareness[222] == '{"cursor":60}'
+    assert json.loads(b.awareness[222]) == last
     await a.close()
     await b.close()
 

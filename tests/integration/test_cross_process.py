@@ -8,6 +8,7 @@ from django.test import Client
 
 from notes import documents
 from notes.services import sharing, storage
+from realtime import protocol
 from tests import live
 from tests.factories import make_note, make_user
 from tests.jsclients import assert_every_token_once, client_spec, run_clients
@@ -182,3 +183,42 @@ def test_revocation_reaches_sockets_on_every_process_within_a_second(redis_layer
         (code_one, elapsed), (code_two, _) = asyncio.run(both(one, two))
     assert code_one == 4403 and code_two == 4403
     assert elapsed < 1.0, f"revocation took {elapsed:.2f} s"
+
+
+def test_presence_carries_the_true_user_across_processes(redis_layer):
+    """A member claims to be the owner on one process; a watcher on the other process sees
+    the member's own id and name."""
+    import asyncio
+    import json
+
+    from tests.factories import share_note
+    from tests.wsclient import awareness_clients, connect
+
+    owner = make_user("owner")
+    member = make_user("member")
+    note = make_note(owner=owner, text="x")
+    share_note(note, member, "editor")
+    claim = json.dumps({"user": {"id": owner.pk, "name": "owner"}})
+    frame = protocol.encode_awareness(
+        protocol.encode_awareness_payload([protocol.AwarenessEntry(77, 1, claim)])
+    )
+
+    owner_cookie, member_cookie = _cookie(owner), _cookie(member)
+
+    async def scene(one, two) -> dict:
+        async with connect(two, note.pk, owner_cookie) as watcher:
+            async with connect(one, note.pk, member_cookie) as poser:
+                await poser.send(frame)
+                present: dict[int, str] = {}
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + 5
+                while 77 not in present and loop.time() < deadline:
+                    try:
+                        awareness_clients(await asyncio.wait_for(watcher.recv(), 0.5), present)
+                    except TimeoutError:
+                        continue
+                return present
+
+    with live.daphne(REDIS_URL=redis_layer) as one, live.daphne(REDIS_URL=redis_layer) as two:
+        present = asyncio.run(scene(one, two))
+    assert json.loads(present[77]) == {"user": {"id": member.pk, "name": "member"}}

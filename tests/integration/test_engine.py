@@ -2,10 +2,12 @@
 with real pycrdt documents, the real database and the real channel layer: what a second
 transport gets by implementing a Link, and nothing else."""
 
+import json
+
 import pytest
 from asgiref.sync import sync_to_async
 
-from notes import documents
+from notes import broadcast, documents
 from notes.models import NoteUpdate
 from notes.permissions import Role
 from notes.services import editing, sharing, storage
@@ -153,3 +155,34 @@ async def test_a_new_hub_loads_what_the_last_one_stored(shared_note, owner):
     again = await _peer(shared_note, owner, text="hello\nkept")
     assert await _stored_text(shared_note) == "hello\nkept"
     await again.close()
+
+
+async def test_a_password_change_closes_the_users_other_logins_only(shared_note, owner):
+    kept = EngineClient(
+        hub_module.get_hub(), note_id=shared_note.pk, user=owner, role=Role.OWNER, session_key="a"
+    )
+    other = EngineClient(
+        hub_module.get_hub(), note_id=shared_note.pk, user=owner, role=Role.OWNER, session_key="b"
+    )
+    for client in (kept, other):
+        await client.connect()
+        assert await client.until(lambda c=client: c.text == "hello\n")
+    await broadcast.send_user_sessions_ended(user_id=owner.pk, keep_session_key="a")
+    assert await other.until(lambda: other.close_code is not None)
+    assert other.close_code == 4401
+    await kept.append("still editing")
+    assert await kept.until(lambda: kept.saved == kept.sent)
+    assert kept.close_code is None
+    await kept.close()
+
+
+async def test_presence_says_who_the_peer_really_is(shared_note, owner, guest):
+    viewer = await _peer(shared_note, guest, role=Role.VIEWER)
+    watcher = await _peer(shared_note, owner)
+    claim = {"user": {"id": owner.pk, "name": "owner", "colorLight": "#ff000040"}}
+    await viewer.set_awareness(5, 1, json.dumps(claim))
+    assert await watcher.until(lambda: 5 in watcher.awareness)
+    bound = {"user": {"id": guest.pk, "name": "guest", "colorLight": "#ff000040"}}
+    assert json.loads(watcher.awareness[5]) == bound
+    await viewer.close()
+    await watcher.close()

@@ -57,10 +57,12 @@ function connect (spec) {
     maxBackoffTime: 500
   })
   const client = { spec, doc, provider, text: doc.getText('content'), seen: new Set(), closes: [] }
-  provider.awareness.setLocalStateField('user', { name: spec.name })
+  // Labelled in a field of their own: the server sets `user` to the socket's real user, and
+  // these clients share one login.
+  provider.awareness.setLocalStateField('client', { name: spec.name })
   provider.awareness.on('change', () => {
     for (const state of provider.awareness.getStates().values()) {
-      if (state.user && state.user.name) client.seen.add(state.user.name)
+      if (state.client && state.client.name) client.seen.add(state.client.name)
     }
   })
   provider.on('connection-close', (event) => {

@@ -10,15 +10,20 @@ from realtime.peer import Peer
 from realtime.presence import bind_identity
 from realtime.protocol import AwarenessEntry
 
-VAL = Peer(
-    note_id=uuid.uuid4(),
-    user_id=7,
-    user_name="Val Viewer",
-    session_key=None,
-    role=Role.VIEWER,
-    wants_acks=False,
-    link=None,
-)
+
+def _peer(user_id: int, name: str) -> Peer:
+    return Peer(
+        note_id=uuid.uuid4(),
+        user_id=user_id,
+        user_name=name,
+        session_key=None,
+        role=Role.VIEWER,
+        wants_acks=False,
+        link=None,
+    )
+
+
+VAL = _peer(7, "Val Viewer")
 
 
 def _bound(state) -> dict:
@@ -60,14 +65,5 @@ def test_a_state_that_already_says_the_truth_is_relayed_as_it_came():
 
 
 def test_non_ascii_names_survive():
-    peer = Peer(
-        note_id=uuid.uuid4(),
-        user_id=8,
-        user_name="Zoë 山田",
-        session_key=None,
-        role=Role.EDITOR,
-        wants_acks=False,
-        link=None,
-    )
-    entry = bind_identity(peer, AwarenessEntry(2, 1, '{"user":{"name":"someone"}}'))
+    entry = bind_identity(_peer(8, "Zoë 山田"), AwarenessEntry(2, 1, '{"user":{"name":"someone"}}'))
     assert json.loads(entry.state)["user"] == {"id": 8, "name": "Zoë 山田"}

@@ -2,8 +2,8 @@
 ASGI entry point: `daphne collab.asgi:application` serves the whole site.
 
 HTTP goes to Django (static files through WhiteNoise); WebSockets pass the Origin check
-(collab/origins.py), get the handshake's session, then reach the URL router; each consumer
-finds its user with its own access check (collab/sessions.py).
+(realtime/transports/origins.py), get the handshake's session, then reach the URL router; each
+consumer finds its user with its own access check (realtime/transports/sessions.py).
 """
 
 import gc
@@ -36,9 +36,9 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # Stricter than Channels' AllowedHostsOriginValidator, which ignores the port: see
-        # collab/origins.py for the policy. Sockets read the session, never write it, and find
-        # the user themselves (see collab/sessions.py for why not Channels' SessionMiddleware
-        # and AuthMiddleware).
+        # realtime/transports/origins.py for the policy. Sockets read the session, never write
+        # it, and find the user themselves (see realtime/transports/sessions.py for why not
+        # Channels' SessionMiddleware and AuthMiddleware).
         "websocket": SameOriginValidator(
             CookieMiddleware(ReadOnlySessionMiddleware(URLRouter(websocket_urlpatterns)))
         ),

@@ -1,4 +1,4 @@
-"""The WebSocket Origin policy, as a matrix (collab/origins.py, docs/deploy.md)."""
+"""The WebSocket Origin policy, as a matrix (realtime/transports/origins.py, docs/deploy.md)."""
 
 import pytest
 

@@ -1,9 +1,10 @@
-"""Accounts: sign-up, logout, and the personal API tokens page."""
+"""Accounts: sign-up, logout, password change and reset, and the API tokens page."""
 
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -23,6 +24,33 @@ def signup(request):
         messages.success(request, f"Welcome, {user.username}! Create your first note.")
         return redirect("notes:list")
     return render(request, "registration/signup.html", {"form": form})
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Change the password; every other login of the user ends, this browser's stays."""
+
+    def form_valid(self, form):
+        """Called when the old password was right and the new one is acceptable."""
+        # The sockets of this browser were opened with the key the session has now, before
+        # update_session_auth_hash gives it a new one.
+        keep = self.request.session.session_key
+        response = super().form_valid(form)
+        user_id = form.user.pk
+        transaction.on_commit(
+            lambda: broadcast.user_sessions_ended(user_id=user_id, keep_session_key=keep)
+        )
+        return response
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Set a new password from an emailed link; every login of the user ends."""
+
+    def form_valid(self, form):
+        """Called when the link was good and the new password is acceptable."""
+        response = super().form_valid(form)
+        user_id = form.user.pk
+        transaction.on_commit(lambda: broadcast.user_sessions_ended(user_id=user_id))
+        return response
 
 
 class LogoutView(auth_views.LogoutView):

@@ -113,3 +113,17 @@ def channel_layers_config(redis_url: str | None) -> dict:
             },
         }
     }
+
+
+def cache_config(redis_url: str | None) -> dict:
+    """Return CACHES: Django's Redis cache for a REDIS_URL, so that every process shares the
+    login and sign-up counts; else a local-memory cache, which is per process."""
+    if not redis_url:
+        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": "collab",
+        }
+    }

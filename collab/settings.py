@@ -7,11 +7,13 @@ its default and its meaning is listed in README.md.
 
 import os
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
 from collab.config import (
+    cache_config,
     channel_layers_config,
     database_config,
     env_bool,
@@ -47,6 +49,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "axes",
     "notes",
 ]
 
@@ -59,6 +62,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a login refused by django-axes into the login page saying why (last, as axes asks).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "collab.urls"
@@ -85,6 +90,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CHANNEL_LAYERS = channel_layers_config(REDIS_URL)
+# Login and sign-up counts (notes/views/accounts.py) live here: shared through Redis if set.
+CACHES = cache_config(REDIS_URL)
 
 # Realtime tuning (docs/architecture.md explains each).
 # Incoming WebSocket messages above this are refused with close code 1009 (daphne's own
@@ -135,6 +142,35 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "notes:list"
 LOGOUT_REDIRECT_URL = "login"
+
+# Login and sign-up throttling (README "Accounts"; notes/views/accounts.py). 0 turns one off.
+# Slowed: after this many failed logins in a minute for one account, or from one address,
+# the next waits for the minute to end.
+LOGIN_FAILURES_PER_MINUTE = env_int("LOGIN_FAILURES_PER_MINUTE", default=5)
+# Refused: after this many failed logins for one account, or from one address, each less than
+# LOGIN_LOCKOUT_MINUTES after the one before, logins are refused until that long after the last.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", default=10)
+LOGIN_LOCKOUT_MINUTES = env_float("LOGIN_LOCKOUT_MINUTES", default=15.0)
+# Sign-ups from one address: this many a minute, and this many an hour.
+SIGNUPS_PER_MINUTE = env_int("SIGNUPS_PER_MINUTE", default=3)
+SIGNUPS_PER_HOUR = env_int("SIGNUPS_PER_HOUR", default=10)
+
+# django-axes keeps the failed logins in the database, so every process sees them. Its
+# backend only refuses locked-out logins; ModelBackend checks the password.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = LOGIN_FAILURE_LIMIT > 0
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one, counted apart
+# Attempts while refused do not restart the wait: nobody can keep an account locked for longer
+# than LOGIN_LOCKOUT_MINUTES past their last counted failure.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "notes.views.accounts.login_refused"
+AXES_DISABLE_ACCESS_LOG = True  # no table of every successful login
+AXES_VERBOSE = False
 
 # Email: password reset links. Printed to the console in debug; SMTP otherwise.
 EMAIL_BACKEND = os.environ.get(

@@ -1,27 +1,44 @@
-"""Accounts: password reset and change, their pages, and the sockets they end on a real
-daphne."""
+"""Accounts: password reset and change (pages, and the sockets they end on a real daphne), and
+login and sign-up throttling."""
 
 import asyncio
 import http.client
 import re
+import time
+import uuid
 from datetime import datetime, timedelta
 from http.cookies import SimpleCookie
 from urllib.parse import urlencode, urlsplit
 
 import pytest
 import websockets
+from axes.models import AccessAttempt
 from django.contrib.auth.tokens import PasswordResetTokenGenerator, default_token_generator
 from django.core import mail
+from django.db.models import F
 from django.test import Client
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from notes.views import accounts
 from tests import live
 from tests.factories import PASSWORD, make_note, make_user
 from tests.wsclient import connect
 
 NEW_PASSWORD = "a-brand-new-passphrase-9"
 LINK = re.compile(r"https?://[^/\s]+(/accounts/reset/[^\s]+/)")
+
+
+@pytest.fixture(autouse=True)
+def own_cache(settings):
+    """A cache of this test's own, so that counts never leak between tests or runs (a Redis
+    cache outlives the run)."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"accounts-{uuid.uuid4()}",
+        }
+    }
 
 
 def _logged_in(user) -> Client:
@@ -249,3 +266,123 @@ def test_a_reset_closes_every_socket_of_the_user_with_4401():
         codes, posted = asyncio.run(scene(server))
     assert posted == (302, "/accounts/reset/done/")
     assert codes == [4401, 4401]
+
+
+# Throttling. Windows here are a few seconds long, so passwords are hashed fast: the slow
+# default hasher would take most of a window for a handful of logins.
+
+
+@pytest.fixture
+def fast_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _login(client, username: str, password: str, address: str = "10.0.0.1"):
+    return client.post(
+        "/accounts/login/", {"username": username, "password": password}, REMOTE_ADDR=address
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("fast_hashing")
+def test_failed_logins_are_slowed_for_the_account_and_the_address(settings, monkeypatch):
+    settings.LOGIN_FAILURES_PER_MINUTE = 3
+    settings.AXES_FAILURE_LIMIT = 100
+    monkeypatch.setattr(accounts, "MINUTE", 2)  # a two-second "minute"
+    make_user("alice")
+    make_user("bob")
+    for _ in range(3):
+        assert _login(Client(), "alice", "wrong").status_code == 200
+    slowed = _login(Client(), "alice", PASSWORD)
+    assert slowed.status_code == 429
+    assert re.search(
+        r"Too many failed logins\. Try again in [12] seconds?\.", slowed.content.decode()
+    )
+    # The account is slowed from any address, and the address for any account.
+    assert _login(Client(), "alice", PASSWORD, address="10.9.9.9").status_code == 429
+    assert _login(Client(), "bob", PASSWORD).status_code == 429
+    # Anyone else logs in.
+    assert _login(Client(), "bob", PASSWORD, address="10.9.9.9").status_code == 302
+    time.sleep(2.1)
+    assert _login(Client(), "alice", PASSWORD).status_code == 302
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("fast_hashing")
+def test_repeated_failures_refuse_logins_for_a_while_then_let_them_in(settings):
+    settings.LOGIN_FAILURES_PER_MINUTE = 0
+    settings.AXES_FAILURE_LIMIT = 3
+    make_user("alice")
+    make_user("bob")
+    for _ in range(2):
+        assert _login(Client(), "alice", "wrong").status_code == 200
+    refused = _login(Client(), "alice", "wrong")
+    assert refused.status_code == 429
+    page = refused.content.decode()
+    assert "Too many failed logins for this account or from your address." in page
+    assert "Wait 15 minutes and try again, or reset your password." in page
+    assert 'value="alice"' in page and "Forgot your password?" in page
+    # Refused even with the right password, for the account from anywhere and for the address.
+    assert _login(Client(), "alice", PASSWORD).status_code == 429
+    assert _login(Client(), "alice", PASSWORD, address="10.9.9.9").status_code == 429
+    assert _login(Client(), "bob", PASSWORD).status_code == 429
+    assert _login(Client(), "bob", PASSWORD, address="10.9.9.9").status_code == 302
+    # Attempts while refused do not make the wait longer: it ends 15 minutes after the third
+    # failure, whoever keeps trying.
+    locked_at = list(AccessAttempt.objects.values_list("attempt_time", flat=True))
+    for _ in range(5):
+        _login(Client(), "alice", "wrong", address="10.7.7.7")
+    assert list(AccessAttempt.objects.values_list("attempt_time", flat=True)) == locked_at
+    AccessAttempt.objects.update(attempt_time=F("attempt_time") - timedelta(minutes=15, seconds=1))
+    assert _login(Client(), "alice", PASSWORD).status_code == 302
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("fast_hashing")
+def test_the_admin_login_is_refused_too(settings):
+    settings.AXES_FAILURE_LIMIT = 2
+    make_user("staffer", is_staff=True)
+    client = Client()
+    for _ in range(2):
+        client.post(
+            "/admin/login/", {"username": "staffer", "password": "wrong"}, REMOTE_ADDR="10.0.0.5"
+        )
+    response = client.post(
+        "/admin/login/", {"username": "staffer", "password": PASSWORD}, REMOTE_ADDR="10.0.0.5"
+    )
+    assert response.status_code == 429
+    assert "Too many failed logins" in response.content.decode()
+
+
+def _signup(username: str, address: str = "10.0.0.1"):
+    data = {"username": username, "email": "", "password1": PASSWORD, "password2": PASSWORD}
+    return Client().post("/accounts/signup/", data, REMOTE_ADDR=address)
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("fast_hashing")
+def test_a_burst_of_signups_from_one_address_is_slowed(settings, monkeypatch):
+    settings.SIGNUPS_PER_MINUTE = 2
+    monkeypatch.setattr(accounts, "MINUTE", 2)
+    assert _signup("one").status_code == 302
+    assert _signup("two").status_code == 302
+    slowed = _signup("three")
+    assert slowed.status_code == 429
+    page = slowed.content.decode()
+    assert re.search(r"Too many sign-ups from your address\. Try again in [12] seconds?\.", page)
+    assert 'value="three"' in page
+    assert _signup("four", address="10.9.9.9").status_code == 302
+    time.sleep(2.1)
+    assert _signup("three").status_code == 302
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("fast_hashing")
+def test_signups_from_one_address_are_refused_for_the_rest_of_the_hour(settings):
+    settings.SIGNUPS_PER_MINUTE = 0
+    settings.SIGNUPS_PER_HOUR = 2
+    assert _signup("one").status_code == 302
+    assert _signup("one").status_code == 200  # the name is taken: a failed sign-up counts too
+    refused = _signup("three")
+    assert refused.status_code == 429
+    assert "Try again in 60 minutes." in refused.content.decode()

@@ -3,6 +3,7 @@ login and sign-up throttling."""
 
 import asyncio
 import http.client
+import random
 import re
 import time
 import uuid
@@ -23,6 +24,7 @@ from django.utils.http import urlsafe_base64_encode
 from notes.views import accounts
 from tests import live
 from tests.factories import PASSWORD, make_note, make_user
+from tests.services import require_redis
 from tests.wsclient import connect
 
 NEW_PASSWORD = "a-brand-new-passphrase-9"
@@ -161,15 +163,19 @@ def test_the_change_page_needs_a_login(client):
 
 
 class Browser:
-    """A cookie-keeping HTTP client for a live server: forms are posted with their CSRF token."""
+    """A cookie-keeping HTTP client for a live server: forms are posted with their CSRF token.
+    With an `address`, it says it comes from there (for a daphne run with --proxy-headers)."""
 
-    def __init__(self, server, session_key: str | None = None):
+    def __init__(self, server, session_key: str | None = None, address: str | None = None):
         self.server = server
         self.cookies = {"sessionid": session_key} if session_key else {}
+        self.address = address
 
     def request(self, method: str, path: str, data: dict | None = None):
         connection = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=10)
         headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        if self.address:
+            headers["X-Forwarded-For"] = self.address
         body = None
         if data is not None:
             body = urlencode(data)
@@ -185,12 +191,11 @@ class Browser:
                 self.cookies[name] = morsel.value
         return response.status, response.headers.get("Location", ""), text
 
-    def submit(self, path: str, data: dict) -> tuple[int, str]:
-        """Open the form page, then post `data` to it; return the status and the redirect."""
+    def submit(self, path: str, data: dict) -> tuple[int, str, str]:
+        """Open the form page, then post `data` to it; return the status, redirect and page."""
         _, _, page = self.request("GET", path)
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-        status, location, _ = self.request("POST", path, {**data, "csrfmiddlewaretoken": token})
-        return status, location
+        return self.request("POST", path, {**data, "csrfmiddlewaretoken": token})
 
 
 async def _close_code(ws, within: float) -> int | None:
@@ -215,7 +220,7 @@ def test_a_change_closes_the_other_sessions_sockets_with_4401_and_keeps_its_own(
     owner, note = _owner_with_note()
     mine, other = (_logged_in(owner).cookies["sessionid"].value for _ in range(2))
 
-    async def scene(server) -> tuple[int | None, int | None, tuple[int, str]]:
+    async def scene(server) -> tuple[int | None, int | None, tuple[int, str, str]]:
         async with connect(server, note.pk, mine) as kept, connect(server, note.pk, other) as gone:
             await asyncio.sleep(0.5)  # both joined
             browser = Browser(server, mine)
@@ -234,7 +239,7 @@ def test_a_change_closes_the_other_sessions_sockets_with_4401_and_keeps_its_own(
 
     with live.daphne() as server:
         gone_code, kept_code, posted = asyncio.run(scene(server))
-    assert posted == (302, "/accounts/password_change/done/")
+    assert posted[:2] == (302, "/accounts/password_change/done/")
     assert gone_code == 4401
     assert kept_code is None, "the socket of the browser that changed the password was closed"
 
@@ -245,7 +250,7 @@ def test_a_reset_closes_every_socket_of_the_user_with_4401():
     cookies = [_logged_in(owner).cookies["sessionid"].value for _ in range(2)]
     path = _reset_path(owner)
 
-    async def scene(server) -> tuple[list[int | None], tuple[int, str]]:
+    async def scene(server) -> tuple[list[int | None], tuple[int, str, str]]:
         async with (
             connect(server, note.pk, cookies[0]) as a,
             connect(server, note.pk, cookies[1]) as b,
@@ -264,7 +269,7 @@ def test_a_reset_closes_every_socket_of_the_user_with_4401():
 
     with live.daphne() as server:
         codes, posted = asyncio.run(scene(server))
-    assert posted == (302, "/accounts/reset/done/")
+    assert posted[:2] == (302, "/accounts/reset/done/")
     assert codes == [4401, 4401]
 
 
@@ -386,3 +391,29 @@ def test_signups_from_one_address_are_refused_for_the_rest_of_the_hour(settings)
     refused = _signup("three")
     assert refused.status_code == 429
     assert "Try again in 60 minutes." in refused.content.decode()
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_the_counts_hold_across_processes_that_share_redis():
+    """Failures and sign-ups sent to two daphne processes in turn add up to one count."""
+    make_user("alice")
+    env = {
+        "REDIS_URL": require_redis(),
+        "LOGIN_FAILURES_PER_MINUTE": "2",
+        "SIGNUPS_PER_MINUTE": "1",
+    }
+    address = f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+    wrong = {"username": "alice", "password": "wrong"}
+    newcomer = {"username": "newcomer", "password1": PASSWORD, "password2": PASSWORD}
+    with (
+        live.daphne(args=("--proxy-headers",), **env) as one,
+        live.daphne(args=("--proxy-headers",), **env) as two,
+    ):
+        browsers = [Browser(one, address=address), Browser(two, address=address)]
+        logins = [browsers[i % 2].submit("/accounts/login/", wrong) for i in range(3)]
+        signups = [b.submit("/accounts/signup/", newcomer) for b in browsers]
+    assert [status for status, _, _ in logins] == [200, 200, 429]
+    assert "Too many failed logins. Try again in" in logins[2][2]
+    assert [status for status, _, _ in signups] == [302, 429]
+    assert "Too many sign-ups from your address" in signups[1][2]

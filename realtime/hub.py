@@ -57,7 +57,9 @@ class Hub:
         self.threads = DatabaseThreads()
         self.sender = Sender(self.stats)
         self.bus = Bus()
-        self.fanout = FanOut(hub_id=self.hub_id, sender=self.sender, stats=self.stats)
+        self.fanout = FanOut(
+            hub_id=self.hub_id, rooms=self.rooms, sender=self.sender, stats=self.stats
+        )
         self.presence = Presence(hub_id=self.hub_id, sender=self.sender, fan_out=self.fanout)
         self.feed = NotesListFeed(hub_id=self.hub_id, bus=self.bus, rooms=self.rooms)
         self.commits = CommitPipeline(
@@ -80,7 +82,7 @@ class Hub:
             close_room=self._close_room,
         )
         self.bus.handlers = {
-            broadcast.NOTE_UPDATE: self._in_room(self.fanout.note_update),
+            broadcast.NOTE_UPDATE: self.fanout.note_update,
             broadcast.NOTE_AWARENESS: self._in_room(self.presence.note_awareness),
             broadcast.NOTE_PRESENCE_QUERY: self._in_room(self.presence.note_presence_query),
             broadcast.NOTE_ACCESS: self._in_room(self.access.note_access),
@@ -150,6 +152,8 @@ class Hub:
         self.healer.joined(state)
         self._count_peer(peer.user_id, +1)
         await asyncio.shield(room.loaded)
+        if room.peers.get(peer.peer_id) is not state:
+            return  # closed while the note loaded (access removed, logged out, deleted)
         if peer.wants_acks:
             await peer.send_frame(protocol.encode_access(peer.role))
         self.feed.changed(room)
@@ -159,7 +163,7 @@ class Hub:
         present = self.presence.current(room)
         if present is not None:
             await peer.send_frame(present)
-        peer.joined = True
+        peer.joined = room.peers.get(peer.peer_id) is state
 
     async def _load(self, room: Room) -> None:
         try:
@@ -199,8 +203,8 @@ class Hub:
 
     async def close_peer(self, room: Room, state: PeerState, code: int, reason: str) -> None:
         """End one peer's conversation from the server's side."""
-        await self.leave(state.peer)
         with contextlib.suppress(Exception):
+            await self.leave(state.peer)
             await state.peer.link.close_with(code, reason)
 
     def peers_of(self, user_id) -> int:
@@ -304,7 +308,8 @@ class Hub:
             del self.rooms[room.note_id]
         await self.mirrors.flush(room)
         await self.compactor.unloading(room)
-        await self.bus.leave(broadcast.note_group(room.note_id))
+        if room.note_id not in self.rooms:  # a joiner meanwhile opened a room that needs it
+            await self.bus.leave(broadcast.note_group(room.note_id))
         logger.info("note unloaded", extra={"note": str(room.note_id)})
 
     async def _close_room(self, room: Room, code: int, reason: str) -> None:

@@ -2,7 +2,9 @@
 with real pycrdt documents, the real database and the real channel layer: what a second
 transport gets by implementing a Link, and nothing else."""
 
+import asyncio
 import json
+import threading
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -12,6 +14,7 @@ from notes.models import NoteUpdate
 from notes.permissions import Role
 from notes.services import editing, sharing, storage
 from realtime import hub as hub_module
+from realtime import protocol
 from tests.factories import make_user
 from tests.yclient import EngineClient, YClient, session_cookie
 
@@ -186,3 +189,34 @@ async def test_presence_says_who_the_peer_really_is(shared_note, owner, guest):
     assert json.loads(watcher.awareness[5]) == bound
     await viewer.close()
     await watcher.close()
+
+
+async def test_a_peer_closed_while_its_note_loads_is_never_greeted_nor_joined(
+    shared_note, owner, monkeypatch
+):
+    """Logged out while the note was still loading: the peer is closed with 4401, and the
+    join that finishes afterwards neither greets it nor lets it in."""
+    loading, release = threading.Event(), threading.Event()
+    stored = storage.note_state_load
+
+    def slow_load(**kwargs):
+        loading.set()
+        release.wait(10)
+        return stored(**kwargs)
+
+    monkeypatch.setattr(storage, "note_state_load", slow_load)
+    client = EngineClient(
+        hub_module.get_hub(), note_id=shared_note.pk, user=owner, role=Role.OWNER, session_key="s"
+    )
+    joining = asyncio.create_task(client.session.join())
+    assert await asyncio.to_thread(loading.wait, 10)
+    await broadcast.send_session_ended(session_key="s")
+    assert await client.until(lambda: client.close_code is not None)
+    assert client.close_code == 4401
+    release.set()
+    await joining
+    assert not client.peer.joined
+    frames = len(client.frames)
+    await client.send(protocol.encode_sync_step1(b"\x00"))
+    await client.pump(0.3)
+    assert len(client.frames) == frames, "a closed peer was sent the note"

@@ -9,6 +9,7 @@ Edits made outside any editor (HTTP, admin) arrive the same way, with origin "ex
 
 import logging
 import random
+import uuid
 from collections import defaultdict
 
 from django.conf import settings
@@ -26,8 +27,9 @@ FAULT_DROP_FANOUT = settings.NOTES_FAULT_DROP_FANOUT
 class FanOut:
     """Sends committed updates on, locally and across processes, and takes in other's."""
 
-    def __init__(self, *, hub_id: str, sender: Sender, stats: defaultdict) -> None:
+    def __init__(self, *, hub_id: str, rooms: dict, sender: Sender, stats: defaultdict) -> None:
         self.hub_id = hub_id
+        self.rooms = rooms  # the hub's loaded notes, by id
         self.sender = sender
         self.stats = stats
         # Our own note fan-out is for other processes; with none, it is skipped (see start).
@@ -73,13 +75,17 @@ class FanOut:
             # Other processes will heal from the log; our own peers already have it.
             logger.exception("fan-out failed", extra={"note": str(room.note_id)})
 
-    async def note_update(self, room: Room, message: dict) -> None:
-        """Another process (or an HTTP edit) committed an update to a note we have loaded."""
+    async def note_update(self, message: dict) -> None:
+        """Another process (or an HTTP edit) committed an update to a note: apply it if we
+        have the note loaded."""
         origin = message["origin"]
         if origin == self.hub_id:
             return
         if FAULT_DROP_FANOUT and random.random() < FAULT_DROP_FANOUT:
             self.stats["fanout_dropped"] += 1
+            return
+        room = self.rooms.get(uuid.UUID(message["note"]))
+        if room is None or room.closed:
             return
         if origin != broadcast.EXTERNAL_ORIGIN:
             last = room.remote_seq.get(origin)

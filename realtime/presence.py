@@ -225,7 +225,7 @@ def bind_identity(peer: Peer, entry: protocol.AwarenessEntry) -> protocol.Awaren
 
     A state that is not a JSON object carries no identity and passes as it is; "gone" (null)
     is one of those."""
-    parsed = json.loads(entry.state)
+    parsed = entry.parsed if entry.parsed is not None else json.loads(entry.state)
     if not isinstance(parsed, dict):
         return entry
     claimed = parsed.get("user")
@@ -237,6 +237,5 @@ def bind_identity(peer: Peer, entry: protocol.AwarenessEntry) -> protocol.Awaren
                 user[key] = value
     if claimed == user:
         return entry
-    parsed["user"] = user
-    state = json.dumps(parsed, ensure_ascii=False, separators=(",", ":"))
+    state = json.dumps({**parsed, "user": user}, ensure_ascii=False, separators=(",", ":"))
     return protocol.AwarenessEntry(entry.client_id, entry.clock, state)

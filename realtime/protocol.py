@@ -7,7 +7,7 @@ ProtocolError, which closes only the offending socket.
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Message types: the first varUint of every frame.
 MSG_SYNC = 0
@@ -67,6 +67,9 @@ class AwarenessEntry:
     client_id: int
     clock: int
     state: str
+    # The state as decode_awareness_payload parsed it (to check it), for whoever reads it
+    # next; None where the entry was made otherwise. Not part of what the entry is.
+    parsed: object = field(default=None, compare=False, repr=False)
 
     @property
     def gone(self) -> bool:
@@ -225,12 +228,12 @@ def decode_awareness_payload(payload: bytes) -> list[AwarenessEntry]:
         clock, pos = read_var_uint(payload, pos)
         state, pos = read_var_string(payload, pos)
         try:
-            json.loads(state)
+            parsed = json.loads(state)
         except ValueError:
             raise ProtocolError("awareness state is not JSON") from None
         except RecursionError:  # valid JSON, nested deeper than Python parses
             raise ProtocolError("awareness state is nested too deeply") from None
-        entries.append(AwarenessEntry(client_id, clock, state))
+        entries.append(AwarenessEntry(client_id, clock, state, parsed))
     _expect_end(payload, pos)
     return entries
 

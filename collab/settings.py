@@ -154,6 +154,8 @@ LOGIN_LOCKOUT_MINUTES = env_float("LOGIN_LOCKOUT_MINUTES", default=15.0)
 # Sign-ups from one address: this many a minute, and this many an hour.
 SIGNUPS_PER_MINUTE = env_int("SIGNUPS_PER_MINUTE", default=3)
 SIGNUPS_PER_HOUR = env_int("SIGNUPS_PER_HOUR", default=10)
+# Password-reset emails: this many an hour from one address, and to one email address.
+PASSWORD_RESETS_PER_HOUR = env_int("PASSWORD_RESETS_PER_HOUR", default=5)
 
 # django-axes keeps the failed logins in the database, so every process sees them. Its
 # backend only refuses locked-out logins; ModelBackend checks the password.

@@ -5,30 +5,27 @@ account or from one address failed within a minute of the first (or SIGNUPS_PER_
 came from one address), the next waits for that minute to end. Persisting is refused for a
 while: django-axes refuses logins for LOGIN_LOCKOUT_MINUTES after LOGIN_FAILURE_LIMIT failures
 (its counts live in the database), and an address with SIGNUPS_PER_HOUR sign-ups waits out the
-hour. The minute and hour counts live in Django's cache, which is Redis when REDIS_URL is set,
-so every process agrees.
+hour. The minute and hour counts are notes.throttle's, on Django's cache (Redis when REDIS_URL
+is set, so every process agrees); reset emails are limited the same way.
 """
 
-import hashlib
 import math
-import time
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from notes import broadcast
 from notes.forms import SignupForm
 from notes.services import tokens
+from notes.throttle import HOUR, MINUTE, throttle_count, throttle_wait, wait_in_words
 
 TOO_MANY_STATUS = 429
-MINUTE, HOUR = 60, 3600  # the windows of the counts, in seconds
 
 
 def _client_address(request) -> str:
@@ -37,51 +34,11 @@ def _client_address(request) -> str:
     return request.META.get("REMOTE_ADDR") or "unknown"
 
 
-def _window_key(scope: str, who: str, window: int) -> str:
-    # Counts belong to the accounts of one database: sites (or test runs) that share a Redis
-    # never add to each other's.
-    site = str(connection.settings_dict["NAME"])
-    digest = hashlib.blake2s(f"{site}\n{who}".encode(), digest_size=12).hexdigest()
-    return f"throttle:{scope}:{window}:{digest}"
-
-
-def _wait_seconds(scope: str, who: str, *, limit: int, window: int) -> int:
-    """Seconds until `who` may act again in `scope`: while `limit` events are counted in the
-    `window` seconds since the first of them. 0 if `who` may act now, or the limit is 0 (off)."""
-    if limit <= 0:
-        return 0
-    key = _window_key(scope, who, window)
-    state = cache.get_many([f"{key}:start", key])
-    started, count = state.get(f"{key}:start"), state.get(key, 0)
-    remaining = started + window - time.time() if started is not None else 0
-    if count < limit or remaining <= 0:
-        return 0
-    return math.ceil(remaining)
-
-
-def _count(scope: str, who: str, *, window: int) -> None:
-    """Count one event for `who` in `scope`; the window starts with the first event."""
-    key = _window_key(scope, who, window)
-    cache.add(f"{key}:start", time.time(), timeout=window)
-    cache.add(key, 0, timeout=window)
-    try:
-        cache.incr(key)
-    except ValueError:  # the window ended between the two calls
-        cache.set(key, 1, timeout=window)
-
-
-def _in_words(seconds: int) -> str:
-    if seconds < 90:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
-    minutes = math.ceil(seconds / 60)
-    return f"{minutes} minutes"
-
-
 def _signup_wait(request) -> int:
     address = _client_address(request)
     return max(
-        _wait_seconds("signup-minute", address, limit=settings.SIGNUPS_PER_MINUTE, window=MINUTE),
-        _wait_seconds("signup-hour", address, limit=settings.SIGNUPS_PER_HOUR, window=HOUR),
+        throttle_wait("signup-minute", address, limit=settings.SIGNUPS_PER_MINUTE, window=MINUTE),
+        throttle_wait("signup-hour", address, limit=settings.SIGNUPS_PER_HOUR, window=HOUR),
     )
 
 
@@ -93,14 +50,14 @@ def signup(request):
     if request.method == "POST":
         wait = _signup_wait(request)
         if wait:
-            refusal = f"Too many sign-ups from your address. Try again in {_in_words(wait)}."
+            refusal = f"Too many sign-ups from your address. Try again in {wait_in_words(wait)}."
             # Unchecked: the refusal is the one thing to say about this attempt.
             kept = {name: request.POST.get(name, "") for name in ("username", "email")}
             context = {"form": SignupForm(initial=kept), "refusal": refusal}
             return render(request, "registration/signup.html", context, status=TOO_MANY_STATUS)
         address = _client_address(request)
-        _count("signup-minute", address, window=MINUTE)
-        _count("signup-hour", address, window=HOUR)
+        throttle_count("signup-minute", address, window=MINUTE)
+        throttle_count("signup-hour", address, window=HOUR)
         if form.is_valid():
             user = form.save()
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
@@ -116,14 +73,14 @@ class LoginView(auth_views.LoginView):
         """Called when the login form is sent: refused at once while its sender must wait."""
         wait = self._wait(request)
         if wait:
-            refusal = f"Too many failed logins. Try again in {_in_words(wait)}."
+            refusal = f"Too many failed logins. Try again in {wait_in_words(wait)}."
             return self._refused(refusal)
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form):
         """Called when the username and password did not match (or were missing)."""
         for scope, who in self._subjects(self.request):
-            _count(scope, who, window=MINUTE)
+            throttle_count(scope, who, window=MINUTE)
         return super().form_invalid(form)
 
     @staticmethod
@@ -137,7 +94,7 @@ class LoginView(auth_views.LoginView):
     def _wait(self, request) -> int:
         limit = settings.LOGIN_FAILURES_PER_MINUTE
         waits = [
-            _wait_seconds(s, w, limit=limit, window=MINUTE) for s, w in self._subjects(request)
+            throttle_wait(s, w, limit=limit, window=MINUTE) for s, w in self._subjects(request)
         ]
         return max(waits)
 
@@ -152,7 +109,7 @@ class LoginView(auth_views.LoginView):
 def login_refused(request, response=None, credentials=None):
     """Called by django-axes (AXES_LOCKOUT_CALLABLE) when a login is refused because the account
     or the address had LOGIN_FAILURE_LIMIT failures: the login page, saying for how long."""
-    minutes = _in_words(math.ceil(settings.LOGIN_LOCKOUT_MINUTES * 60))
+    minutes = wait_in_words(math.ceil(settings.LOGIN_LOCKOUT_MINUTES * 60))
     refusal = (
         "Too many failed logins for this account or from your address. "
         f"Wait {minutes} and try again, or reset your password."
@@ -176,6 +133,26 @@ class PasswordChangeView(auth_views.PasswordChangeView):
             lambda: broadcast.user_sessions_ended(user_id=user_id, keep_session_key=keep)
         )
         return response
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Ask for a reset link by email; PASSWORD_RESETS_PER_HOUR from one address, and to one
+    email address, so nobody can flood an inbox with them."""
+
+    def form_valid(self, form):
+        """Called with a well-formed email address (whether or not an account has it)."""
+        limit = settings.PASSWORD_RESETS_PER_HOUR
+        subjects = [
+            ("reset-address", _client_address(self.request)),
+            ("reset-email", form.cleaned_data["email"].strip().lower()),
+        ]
+        wait = max(throttle_wait(s, w, limit=limit, window=HOUR) for s, w in subjects)
+        if wait:
+            form.add_error(None, f"Too many reset emails. Try again in {wait_in_words(wait)}.")
+            return self.render_to_response(self.get_context_data(form=form), status=TOO_MANY_STATUS)
+        for scope, who in subjects:
+            throttle_count(scope, who, window=HOUR)
+        return super().form_valid(form)
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):

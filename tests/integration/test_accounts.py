@@ -393,6 +393,41 @@ def test_signups_from_one_address_are_refused_for_the_rest_of_the_hour(settings)
     assert "Try again in 60 minutes." in refused.content.decode()
 
 
+def _reset(email: str, address: str = "10.0.0.1"):
+    return Client().post("/accounts/password_reset/", {"email": email}, REMOTE_ADDR=address)
+
+
+@pytest.mark.django_db
+def test_reset_emails_are_limited_per_address_and_per_recipient(settings, user):
+    settings.PASSWORD_RESETS_PER_HOUR = 2
+    assert _reset(user.email).status_code == 302
+    assert _reset(user.email.upper()).status_code == 302
+    refused = _reset(user.email, address="10.9.9.9")  # the recipient's limit, from anywhere
+    assert refused.status_code == 429
+    assert "Too many reset emails. Try again in 60 minutes." in refused.content.decode()
+    assert len(mail.outbox) == 2
+    assert _reset("someone-else@example.com").status_code == 429  # the address's limit
+    assert _reset("someone-else@example.com", address="10.9.9.9").status_code == 302
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("fast_hashing")
+def test_an_unreachable_cache_skips_the_limits_instead_of_failing_logins(settings, caplog):
+    """A Redis cache nobody answers on: logins and sign-ups still work (django-axes's lockout,
+    in the database, still counts), and the log says why the limits were skipped."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{live.free_port()}/0",
+        }
+    }
+    make_user("alice")
+    assert _login(Client(), "alice", "wrong").status_code == 200
+    assert _login(Client(), "alice", PASSWORD).status_code == 302
+    assert _signup("newcomer").status_code == 302
+    assert "the cache is unavailable" in caplog.text
+
+
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 def test_the_counts_hold_across_processes_that_share_redis():

@@ -90,7 +90,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CHANNEL_LAYERS = channel_layers_config(REDIS_URL)
-# Login and sign-up counts (notes/views/accounts.py) live here: shared through Redis if set.
+# The login, sign-up and reset-email counts (notes/throttle.py) live here: shared through Redis.
 CACHES = cache_config(REDIS_URL)
 
 # Realtime tuning (docs/architecture.md explains each).
@@ -143,7 +143,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "notes:list"
 LOGOUT_REDIRECT_URL = "login"
 
-# Login and sign-up throttling (README "Accounts"; notes/views/accounts.py). 0 turns one off.
+# Login, sign-up and reset-email throttling (README "Accounts"; notes/throttle.py). 0: off.
 # Slowed: after this many failed logins in a minute for one account, or from one address,
 # the next waits for the minute to end.
 LOGIN_FAILURES_PER_MINUTE = env_int("LOGIN_FAILURES_PER_MINUTE", default=5)

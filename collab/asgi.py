@@ -1,9 +1,11 @@
 """
 ASGI entry point: `daphne collab.asgi:application` serves the whole site.
 
-HTTP goes to Django (static files through WhiteNoise); WebSockets pass the Origin check
-(realtime/transports/origins.py), get the handshake's session, then reach the URL router; each
-consumer finds its user with its own access check (realtime/transports/sessions.py).
+HTTP goes to Django (static files through WhiteNoise), but for the realtime HTTP transport's
+routes (http/notes/...), which get the request's session as WebSockets do. WebSockets pass the
+Origin check (realtime/transports/origins.py), get the handshake's session, then reach the URL
+router; each consumer finds its user with its own access check
+(realtime/transports/sessions.py).
 """
 
 import gc
@@ -19,9 +21,10 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.sessions import CookieMiddleware  # noqa: E402
 from django.conf import settings  # noqa: E402
+from django.urls import re_path  # noqa: E402
 
 from realtime import tuning  # noqa: E402
-from realtime.routing import websocket_urlpatterns  # noqa: E402
+from realtime.routing import http_urlpatterns, websocket_urlpatterns  # noqa: E402
 from realtime.transports.origins import SameOriginValidator  # noqa: E402
 from realtime.transports.sessions import ReadOnlySessionMiddleware  # noqa: E402
 
@@ -34,7 +37,16 @@ tuning.install()
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": URLRouter(
+            [
+                # The realtime HTTP transport checks Origin and CSRF itself, per endpoint.
+                re_path(
+                    r"^http/notes/",
+                    CookieMiddleware(ReadOnlySessionMiddleware(URLRouter(http_urlpatterns))),
+                ),
+                re_path(r"", django_asgi_app),
+            ]
+        ),
         # Stricter than Channels' AllowedHostsOriginValidator, which ignores the port: see
         # realtime/transports/origins.py for the policy. Sockets read the session, never write
         # it, and find the user themselves (see realtime/transports/sessions.py for why not

@@ -126,6 +126,13 @@ NOTES_AWARENESS_INTERVAL = env_float("NOTES_AWARENESS_INTERVAL", default=0.05)
 NOTES_CHECKPOINT_IDLE = env_float("NOTES_CHECKPOINT_IDLE", default=60.0)
 NOTES_CHECKPOINT_MAX_INTERVAL = env_float("NOTES_CHECKPOINT_MAX_INTERVAL", default=300.0)
 NOTES_CHECKPOINT_SWEEP = env_float("NOTES_CHECKPOINT_SWEEP", default=15.0)
+# The HTTP transport (docs/protocol.md): a quiet stream gets a keepalive comment this often
+# (seconds), so proxies keep it open; a session with no stream and no POST for ..._TTL seconds
+# ends and leaves the note; messages a client has not acknowledged are kept for resume up to
+# ..._QUEUE_BYTES, past which the client is not reading and is dropped.
+NOTES_HTTP_KEEPALIVE = env_float("NOTES_HTTP_KEEPALIVE", default=15.0)
+NOTES_HTTP_SESSION_TTL = env_float("NOTES_HTTP_SESSION_TTL", default=30.0)
+NOTES_HTTP_QUEUE_BYTES = env_int("NOTES_HTTP_QUEUE_BYTES", default=8 * 1024 * 1024)
 # Speed-only tuning (realtime/tuning, docs/server-tuning.md): off leaves out the speed patches
 # to daphne and Twisted and the startup heap freeze, and keeps the bug fixes.
 NOTES_SPEEDUPS = env_bool("NOTES_SPEEDUPS", default=True)

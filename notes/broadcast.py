@@ -23,6 +23,9 @@ SESSION_ENDED = "session.ended"
 USER_SESSIONS_ENDED = "user.sessions_ended"  # a user's password changed: their other logins end
 USER_NOTES = "user.notes"  # an event for one user's live notes list
 PRESENCE_QUERY = "presence.query"  # "who is editing the notes this user can see?"
+# An HTTP transport's POST forwarded to the process holding its session, and the answer.
+HTTP_SEND = "http.send"
+HTTP_ANSWER = "http.answer"
 
 # Channel names the per-process hubs receive on (collab.config gives them a large queue).
 HUB_CHANNEL_PREFIX = "notes-hub"
@@ -86,6 +89,17 @@ async def send_note_presence_query(*, note_id, origin: str) -> None:
 
 async def send_note_deleted(*, note_id) -> None:
     await _group_send(note_group(note_id), {"type": NOTE_DELETED, "note": str(note_id)})
+
+
+def hub_group(hub_id: str) -> str:
+    """One process's own group: its hub alone is in it."""
+    return f"hub.{hub_id}"
+
+
+async def send_to_hub(hub_id: str, message: dict) -> None:
+    """A message for one process only (realtime.transports.http.relay). Delivered at most
+    once, like every message here: the sender waits for an answer and retries without one."""
+    await _group_send(hub_group(hub_id), message)
 
 
 def user_group(user_id: int) -> str:

@@ -2,9 +2,11 @@
 The hub's channel on the channel layer: the groups it is in, and the messages it receives.
 
 One channel per process, whatever the number of notes and peers: the hub joins each loaded
-note's group once, each user's group while that user has a notes list open here, and the group
-of all hubs. Messages are dispatched by type to the handlers the hub registers. Sending is
-notes.broadcast's, the one place that sends to groups.
+note's group once, each user's group while that user has a notes list open here, the group of
+all hubs, and a group of its own (for messages meant for this process only, such as an HTTP
+transport's request forwarded from another process). Messages are dispatched by type to the
+handlers the hub registers (transports may add theirs). Sending is notes.broadcast's, the one
+place that sends to groups.
 """
 
 import asyncio
@@ -23,7 +25,8 @@ Handler = Callable[[dict], Awaitable[None]]
 class Bus:
     """This process's channel, its group memberships and its receive loop."""
 
-    def __init__(self) -> None:
+    def __init__(self, hub_id: str) -> None:
+        self.hub_id = hub_id
         self.layer = get_channel_layer()
         self.channel: str | None = None
         self.groups: set[str] = set()
@@ -34,6 +37,11 @@ class Bus:
         """Called when the hub starts: a channel of our own, in the group of all hubs."""
         self.channel = await self.layer.new_channel(prefix=broadcast.HUB_CHANNEL_PREFIX)
         await self.join(broadcast.HUBS_GROUP)
+        await self.join(broadcast.hub_group(self.hub_id))
+
+    def on(self, message_type: str, handler: Handler) -> None:
+        """Have `handler` receive this type's messages (transports add their own types)."""
+        self.handlers[message_type] = handler
 
     async def join(self, group: str) -> None:
         self.groups.add(group)

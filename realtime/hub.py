@@ -56,7 +56,7 @@ class Hub:
         self._started = False
         self.threads = DatabaseThreads()
         self.sender = Sender(self.stats)
-        self.bus = Bus()
+        self.bus = Bus(self.hub_id)
         self.fanout = FanOut(
             hub_id=self.hub_id, rooms=self.rooms, sender=self.sender, stats=self.stats
         )

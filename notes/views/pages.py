@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
@@ -31,6 +32,7 @@ def note_list(request):
     notes = selectors.note_list_visible(user=request.user, query=query, shared_only=shared_only)
     list_config = {
         "wsPath": "/ws/notes/",
+        "httpPath": "/http/notes/list",
         "userId": request.user.pk,
         "sharedOnly": shared_only,
         "query": query.strip(),
@@ -56,6 +58,9 @@ def note_detail(request, note_id):
     editor_config = {
         "noteId": str(note.pk),
         "wsPath": "/ws/notes",
+        # The same note over plain HTTP when WebSockets are blocked (docs/protocol.md).
+        "httpPath": "/http/notes",
+        "csrfToken": get_token(request),
         "title": note.title,
         "user": user_identity(request.user),
         "canEdit": can_edit,

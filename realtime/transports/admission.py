@@ -3,14 +3,25 @@ Who may open a note, checked once when a transport connects a client (validate; 
 acts). The rules are notes.permissions'; these only apply them to a new connection.
 """
 
+import logging
 from dataclasses import dataclass
 
 from django.conf import settings
 
 from notes import selectors
+from notes.identity import user_display_name
 from notes.permissions import Role
-from realtime.peer import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_NOT_LOGGED_IN, CLOSE_TOO_MANY
+from realtime.peer import (
+    CLOSE_FORBIDDEN,
+    CLOSE_NOT_FOUND,
+    CLOSE_NOT_LOGGED_IN,
+    CLOSE_TOO_MANY,
+    Link,
+    Peer,
+)
 from realtime.transports.sessions import session_user
+
+logger = logging.getLogger("realtime.admission")
 
 
 @dataclass(frozen=True)
@@ -43,3 +54,26 @@ def note_refusal(*, user, role: Role | None, open_peers: int) -> Refusal | None:
     if open_peers >= settings.NOTES_MAX_SOCKETS_PER_USER:
         return Refusal(CLOSE_TOO_MANY, "Too many open connections")
     return None
+
+
+def refusal_for(*, hub, user, role: Role | None, note_id) -> Refusal | None:
+    """`note_refusal` for a client connecting to this process's hub, counting and logging a
+    refusal for too many connections (an operator wants to see those)."""
+    refusal = note_refusal(user=user, role=role, open_peers=hub.peers_of(user.pk))
+    if refusal is not None and refusal.code == CLOSE_TOO_MANY:
+        hub.stats["closed_by_limit"] += 1
+        logger.warning("too many connections", extra={"note": str(note_id), "user": user.pk})
+    return refusal
+
+
+def new_peer(*, note_id, user, role: Role, session, wants_acks: bool, link: Link) -> Peer:
+    """The engine's view of an admitted client, whatever its transport."""
+    return Peer(
+        note_id=note_id,
+        user_id=user.pk,
+        user_name=user_display_name(user),
+        session_key=getattr(session, "session_key", None),
+        role=role,
+        wants_acks=wants_acks,
+        link=link,
+    )

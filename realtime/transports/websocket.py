@@ -15,15 +15,8 @@ from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from notes.identity import user_display_name
 from realtime.hub import get_hub
-from realtime.peer import (
-    CLOSE_NOT_LOGGED_IN,
-    CLOSE_PROTOCOL_ERROR,
-    CLOSE_TOO_MANY,
-    Peer,
-    new_peer_id,
-)
+from realtime.peer import CLOSE_NOT_LOGGED_IN, CLOSE_PROTOCOL_ERROR, new_peer_id
 from realtime.session import PeerSession
 from realtime.transports import admission
 from realtime.transports.sessions import session_user
@@ -88,22 +81,18 @@ class NoteConsumer(AsyncWebsocketConsumer):
         note_id = self.scope["url_route"]["kwargs"]["note_id"]
         user, role = await _note_access(session=self.scope["session"], note_id=note_id)
         hub = get_hub()
-        refusal = admission.note_refusal(user=user, role=role, open_peers=hub.peers_of(user.pk))
+        refusal = admission.refusal_for(hub=hub, user=user, role=role, note_id=note_id)
         if refusal is not None:
-            if refusal.code == CLOSE_TOO_MANY:
-                hub.stats["closed_by_limit"] += 1
-                logger.warning("too many sockets", extra={"note": str(note_id), "user": user.pk})
             # Accept first: a close before accepting becomes an HTTP 403 and the code is lost.
             await self.accept()
             return await self.close(code=refusal.code, reason=refusal.reason)
         self.send_binary = self.scope.get("extensions", {}).get(SEND_BINARY)
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        peer = Peer(
+        peer = admission.new_peer(
             note_id=note_id,
-            user_id=user.pk,
-            user_name=user_display_name(user),
-            session_key=getattr(self.scope.get("session"), "session_key", None),
+            user=user,
             role=role,
+            session=self.scope.get("session"),
             wants_acks=query.get("acks") == ["1"],
             link=self,
         )

@@ -83,19 +83,28 @@ class HttpYClient(YReplica):
     """A replica of a note over the HTTP transport."""
 
     def __init__(
-        self, server, note_id, *, cookie, acks=True, origin=True, csrf: str | None = None
+        self,
+        server,
+        note_id,
+        *,
+        cookie,
+        acks=True,
+        origin=True,
+        csrf: str | None = None,
+        post_to=None,
     ):
+        """`post_to`: another server (process) to send POSTs through; by default `server`."""
         super().__init__()
         self.server = server
+        self.post_url = (post_to or server).http_url
         self.note_id = note_id
         self.csrf = csrf or csrf_secret()
         cookies = {"csrftoken": self.csrf}
         if cookie:
             cookies["sessionid"] = cookie
-        headers = {"Origin": server.http_url} if origin else {}
-        self.http = httpx.AsyncClient(
-            base_url=server.http_url, cookies=cookies, headers=headers, timeout=30
-        )
+        # A browser sends Origin with a POST, and none with a same-origin GET.
+        self.origin = self.post_url if origin else None
+        self.http = httpx.AsyncClient(base_url=server.http_url, cookies=cookies, timeout=30)
         self.acks = acks
         self.session: str | None = None
         self.last_id: str | None = None  # the last event id processed (for Last-Event-ID)
@@ -103,6 +112,7 @@ class HttpYClient(YReplica):
         self.answers: list[httpx.Response] = []
         self.events: asyncio.Queue[dict] = asyncio.Queue()
         self.comments: list[str] = []
+        self.event_ids: list[str] = []  # every message event's id, in arrival order
         self._post_lock = asyncio.Lock()
         self._reader: asyncio.Task | None = None
         self._stream_cm = None
@@ -149,6 +159,7 @@ class HttpYClient(YReplica):
                 return
             elif "data" in event and "event" not in event:
                 self.last_id = event.get("id")
+                self.event_ids.append(self.last_id)
                 await self.events.put({"type": "frame", "bytes": base64.b64decode(event["data"])})
         await self.events.put({"type": "ended"})
 
@@ -178,11 +189,13 @@ class HttpYClient(YReplica):
                 "X-Notes-Seq": str(seq),
                 "Content-Type": "application/octet-stream",
             }
+            if self.origin:
+                head["Origin"] = self.origin
             if self.last_id:
                 head["X-Notes-Received"] = self.last_id.rpartition(":")[2]
             head.update(headers or {})
             response = await self.http.post(
-                f"{self.base}/send", content=wire.join_body(frames), headers=head
+                f"{self.post_url}{self.base}/send", content=wire.join_body(frames), headers=head
             )
             self.answers.append(response)
             return response

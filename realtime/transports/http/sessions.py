@@ -106,7 +106,7 @@ class HttpSession:
 
     def can_resume(self, seq: int) -> bool:
         """Whether every message after `seq` is still here to send again."""
-        return not self.gone and self.acked <= seq <= self.seq
+        return not self.gone and self.acked <= seq <= self.written
 
     def rewind(self, seq: int) -> None:
         """A resuming stream has everything up to `seq`: write from there."""
@@ -117,16 +117,15 @@ class HttpSession:
         """The events the current stream has not written yet, marked written."""
         if self.written >= self.seq:
             return b""
-        first = self.events[0][0]
-        chunk = b"".join(
-            event for _, event in itertools.islice(self.events, self.written + 1 - first, None)
-        )
+        start = max(0, self.written + 1 - self.events[0][0]) if self.events else 0
+        chunk = b"".join(event for _, event in itertools.islice(self.events, start, None))
         self.written = self.seq
         return chunk
 
     def acknowledge(self, seq: int) -> None:
-        """The client has processed every message up to `seq`: forget them."""
-        seq = min(seq, self.seq)
+        """The client has processed every message up to `seq`: forget them. (It cannot have
+        processed what no stream has written yet.)"""
+        seq = min(seq, self.written)
         while self.events and self.events[0][0] <= seq:
             self.buffered -= len(self.events.popleft()[1])
         self.acked = max(self.acked, seq)

@@ -83,7 +83,11 @@ def render(hub) -> str:
     """The hub's figures in Prometheus text format (version 0.0.4)."""
     rooms = list(hub.rooms.values())
     gauges = (
-        ("open_sockets", "Note sockets open in this process.", sum(len(r.peers) for r in rooms)),
+        (
+            "open_sockets",
+            "Note connections (WebSockets and HTTP sessions) open here.",
+            sum(len(r.peers) for r in rooms),
+        ),
         (
             "list_sockets",
             "Live notes-list sockets open in this process.",

@@ -147,6 +147,21 @@ def test_every_message_passes_the_websocket_limits(pair):
         for client in (big, garbage):
             await client.close(end=False)
 
+        # An edit that would make the note too large (NOTES_MAX_NOTE_BYTES is 200 here).
+        large = await opened(server)
+        answer = await large.post(
+            [
+                protocol.encode_sync_update(
+                    documents.edit_update(
+                        large.doc, lambda doc: documents.text_append(doc, "y" * 300)
+                    )
+                )
+            ]
+        )
+        assert answer.status_code == 410
+        assert answer.json()["code"] == 4413
+        await large.close(end=False)
+
         fast = await opened(server)
         burst = [protocol.encode_query_awareness()] * 10
         answer = await fast.post(burst)
@@ -155,7 +170,10 @@ def test_every_message_passes_the_websocket_limits(pair):
         await fast.close(end=False)
 
     with live.daphne(
-        NOTES_MAX_MESSAGE_BYTES="1000", NOTES_RATE_LIMIT="1", NOTES_RATE_BURST="5"
+        NOTES_MAX_MESSAGE_BYTES="1000",
+        NOTES_MAX_NOTE_BYTES="200",
+        NOTES_RATE_LIMIT="1",
+        NOTES_RATE_BURST="5",
     ) as server:
         asyncio.run(scenario(server))
     assert _stored_text(note) == ""

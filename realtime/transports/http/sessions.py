@@ -223,12 +223,14 @@ class HttpSessions:
         Stops when no session is left (the next one starts it again)."""
         keepalive = settings.NOTES_HTTP_KEEPALIVE
         ttl = settings.NOTES_HTTP_SESSION_TTL
+        period = min(1.0, keepalive / 2, ttl / 2)
         while self.sessions:
-            await asyncio.sleep(min(1.0, keepalive / 2, ttl / 2))
+            await asyncio.sleep(period)
             now = time.monotonic()
             for session in list(self.sessions.values()):
                 if session.stream:
-                    if now - session.last_write >= keepalive:
+                    # Before the next sweep would be late: never more than `keepalive` silent.
+                    if now + period - session.last_write >= keepalive:
                         session.keepalive_due = True
                         session.wake.set()
                 elif now - session.seen >= ttl:

@@ -140,10 +140,10 @@ async def _pump_until_gone(session: HttpSession, receive, send) -> None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         session.detach(stream)
-    delivered_close = writer.done() and not writer.cancelled() and writer.result()
-    if delivered_close:
-        await get_sessions().end(session, "closed")
-    elif writer.done() and not writer.cancelled():
+    finished = writer.done() and not writer.cancelled() and writer.exception() is None
+    if finished and writer.result():
+        await get_sessions().end(session, "closed")  # the client has its close event
+    elif finished:
         await _finish(send, b"")  # replaced by a newer stream, or dropped
 
 

@@ -33,6 +33,16 @@ def pair():
     return note, login_session_key(owner)
 
 
+async def _present_over_http(server, note, cookie, client_id):
+    """An HTTP client whose presence a WebSocket client in the same note sees."""
+    http = HttpYClient(server, note.pk, cookie=cookie)
+    ws = WsYClient(server, note.pk, cookie=cookie)
+    assert await http.connect() and await ws.connect()
+    await http.set_awareness(client_id, 1, json.dumps({"user": {"name": "me"}}))
+    assert await ws.until(lambda: client_id in ws.awareness)
+    return http, ws
+
+
 def _ids(client) -> list[int]:
     return [int(frame_id.rpartition(":")[2]) for frame_id in client.event_ids]
 
@@ -73,11 +83,7 @@ def test_keepalives_flow_and_a_forgotten_session_expires_and_leaves_presence(pai
     note, cookie = pair
 
     async def scenario(server):
-        http = HttpYClient(server, note.pk, cookie=cookie)
-        ws = WsYClient(server, note.pk, cookie=cookie)
-        assert await http.connect() and await ws.connect()
-        await http.set_awareness(9001, 1, json.dumps({"user": {"name": "me"}}))
-        assert await ws.until(lambda: 9001 in ws.awareness)
+        http, ws = await _present_over_http(server, note, cookie, 9001)
         assert await http.until(lambda: "keepalive" in http.comments, timeout=5)
         last = http.last_id
         await http.drop_stream()
@@ -97,11 +103,7 @@ def test_a_client_that_stops_reading_is_dropped_and_must_resync(pair):
     note, cookie = pair
 
     async def scenario(server):
-        http = HttpYClient(server, note.pk, cookie=cookie)
-        ws = WsYClient(server, note.pk, cookie=cookie)
-        assert await http.connect() and await ws.connect()
-        await http.set_awareness(9002, 1, json.dumps({"user": {"name": "me"}}))
-        assert await ws.until(lambda: 9002 in ws.awareness)
+        http, ws = await _present_over_http(server, note, cookie, 9002)
         last = http.last_id
         await http.drop_stream()  # and never acknowledges again
         for i in range(60):

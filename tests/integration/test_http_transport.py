@@ -3,6 +3,7 @@ server-sent events and POSTs (docs/protocol.md, "The HTTP transport")."""
 
 import asyncio
 import json
+import uuid
 
 import httpx
 import pytest
@@ -161,7 +162,7 @@ def test_refusals_arrive_as_a_close_event_with_the_websocket_close_codes():
     async def scenario(server):
         assert await first_close(server, note.pk, None) == 4401
         assert await first_close(server, note.pk, cookies["outsider"]) == 4403
-        assert await first_close(server, documents_missing_id(), cookies["owner"]) == 4404
+        assert await first_close(server, uuid.uuid4(), cookies["owner"]) == 4404
         # One connection per user (NOTES_MAX_SOCKETS_PER_USER=1): a WebSocket counts too.
         ws = WsYClient(server, note.pk, cookie=cookies["owner"])
         await ws.connect()
@@ -171,12 +172,6 @@ def test_refusals_arrive_as_a_close_event_with_the_websocket_close_codes():
 
     with live.daphne(NOTES_MAX_SOCKETS_PER_USER="1") as server:
         asyncio.run(scenario(server))
-
-
-def documents_missing_id():
-    import uuid
-
-    return uuid.uuid4()
 
 
 def test_losing_access_or_logging_out_closes_the_http_session_live():

@@ -130,7 +130,23 @@ async def _pump_until_gone(session: HttpSession, receive, send) -> None:
     """Write the session to this stream until the client goes, the session ends, or a newer
     stream takes it over."""
     stream = session.attach()
-    writer = asyncio.create_task(_write(session, stream, send))
+    try:
+        outcome = await _write_until_disconnect(_write(session, stream, send), receive)
+    finally:
+        session.detach(stream)
+    if outcome is True:
+        await get_sessions().end(session, "closed")  # the client has its close event
+    elif outcome is False:
+        await _finish(send, b"")  # replaced by a newer stream, or dropped
+
+
+_DISCONNECTED = object()
+
+
+async def _write_until_disconnect(writing, receive):
+    """Run a stream's writer until it returns (its result) or the client goes (_DISCONNECTED,
+    the writer cancelled). A writer that fails counts as the client gone."""
+    writer = asyncio.create_task(writing)
     watcher = asyncio.create_task(wait_for_disconnect(receive))
     try:
         await asyncio.wait({writer, watcher}, return_when=asyncio.FIRST_COMPLETED)
@@ -139,12 +155,9 @@ async def _pump_until_gone(session: HttpSession, receive, send) -> None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        session.detach(stream)
-    finished = writer.done() and not writer.cancelled() and writer.exception() is None
-    if finished and writer.result():
-        await get_sessions().end(session, "closed")  # the client has its close event
-    elif finished:
-        await _finish(send, b"")  # replaced by a newer stream, or dropped
+    if writer.cancelled() or writer.exception() is not None:
+        return _DISCONNECTED
+    return writer.result()
 
 
 async def _write(session: HttpSession, stream: int, send) -> bool:
@@ -186,18 +199,12 @@ class ListStream:
         listener = _ListListener(user.pk)
         hub = get_hub()
         await hub.list_join(listener)
-        writer = asyncio.create_task(listener.write(send))
-        watcher = asyncio.create_task(wait_for_disconnect(receive))
         try:
-            await asyncio.wait({writer, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            outcome = await _write_until_disconnect(listener.write(send), receive)
         finally:
-            for task in (writer, watcher):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
             await hub.list_leave(listener)
-        if writer.done() and not writer.cancelled():
-            await _finish(send, b"")
+        if outcome is not _DISCONNECTED:
+            await _finish(send, b"")  # dropped: the list reconnects
 
 
 class _ListListener:

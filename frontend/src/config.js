@@ -13,6 +13,8 @@
  * @typedef {object} EditorConfig
  * @property {string} noteId
  * @property {string} wsPath      e.g. "/ws/notes"; the room name is `noteId + '/'`
+ * @property {string} [httpPath]  e.g. "/http/notes": the same note over HTTP, when WebSockets are blocked
+ * @property {string} [csrfToken] for the HTTP transport's POSTs
  * @property {string} title       the title when the page was rendered
  * @property {EditorUser} user
  * @property {boolean} canEdit
@@ -38,4 +40,18 @@ export function readConfig(doc) {
  */
 export function websocketBase(location) {
   return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host
+}
+
+/**
+ * The probe interval for moving back from HTTP to WebSocket, if the page overrides it: tests
+ * set `window.collabNotesTransport = { probeIntervalMs }` before the page's scripts run, so
+ * they need not wait a minute. Read once, at startup.
+ * @param {object} scope  the window
+ * @returns {number | undefined}
+ */
+export function probeIntervalOverride(scope) {
+  const tuning = /** @type {{ collabNotesTransport?: { probeIntervalMs?: unknown } }} */ (scope)
+    .collabNotesTransport
+  const ms = Number(tuning && tuning.probeIntervalMs)
+  return ms > 0 ? ms : undefined
 }

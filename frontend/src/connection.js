@@ -3,12 +3,15 @@
  *
  * y-websocket reconnects by itself with exponential backoff; a close code in 4400–4499 is final.
  * This module adds what the page needs to say about it: when the next attempt is due, whether
- * the browser is offline, and why the server closed the note for good.
+ * the browser is offline, whether it is connected over HTTP because WebSockets are blocked
+ * (transport.js chooses), and why the server closed the note for good.
  */
 
 import * as decoding from 'lib0/decoding'
 import { WebsocketProvider } from 'y-websocket'
+import { httpSocketClass } from './httpsocket.js'
 import { MSG_SAVED, savedMessageHandler } from './saves.js'
+import { PROBE_INTERVAL_MS, TransportChooser } from './transport.js'
 
 /** `access(r) := varUint(101) • varUint(r)`: the user's role now (1 viewer, 2 editor, 3 owner). */
 export const MSG_ACCESS = 101
@@ -16,6 +19,13 @@ export const ROLE_EDITOR = 2
 
 /** The longest wait between reconnect attempts (y-websocket's default is 2.5 s). */
 export const MAX_BACKOFF_MS = 10000
+
+/**
+ * Moving back to WebSocket waits up to this long for every change to be acknowledged, so that
+ * the move does not show "Unsaved changes" while the new connection resends them.
+ */
+export const SWITCH_WAIT_MS = 5000
+const SWITCH_POLL_MS = 200
 
 /** What the final close codes mean when the server gives no reason. */
 const CLOSE_REASONS = /** @type {Record<number, string>} */ ({
@@ -29,8 +39,15 @@ const CLOSE_REASONS = /** @type {Record<number, string>} */ ({
 })
 
 /**
+ * @typedef {object} HttpTransport  where the same note is served over HTTP
+ * @property {string} path       e.g. "/http/notes"
+ * @property {string} csrfToken
+ * @property {number} [probeIntervalMs]  how often HTTP mode tries a WebSocket again
+ */
+
+/**
  * @typedef {{ kind: 'connecting' }
- *   | { kind: 'connected' }
+ *   | { kind: 'connected', http?: boolean }
  *   | { kind: 'reconnecting', at: number, reason: string }
  *   | { kind: 'offline' }
  *   | { kind: 'closed', code: number, reason: string }} ConnectionStatus
@@ -75,8 +92,9 @@ export class Connection {
    * @param {import('./saves.js').SaveTracker} options.tracker
    * @param {boolean} options.canEdit  the user's rights when the page was rendered
    * @param {Window & typeof globalThis} options.window
+   * @param {HttpTransport} [options.http]  without it, WebSocket only
    */
-  constructor({ url, room, doc, awareness, tracker, canEdit, window }) {
+  constructor({ url, room, doc, awareness, tracker, canEdit, window, http }) {
     this.window = window
     this.tracker = tracker
     /** Whether the user may edit; the server's `access` message keeps it current. */
@@ -88,6 +106,21 @@ export class Connection {
     this.synced = false
     /** @type {Set<() => void>} */
     this._listeners = new Set()
+    /** @type {TransportChooser | null} */
+    this.transports = null
+    /** @type {typeof WebSocket} */
+    let socketClass = window.WebSocket
+    if (http) {
+      this.transports = new TransportChooser({
+        webSocket: () => window.WebSocket,
+        serverSpeaksFirst: true,
+        probeIntervalMs: http.probeIntervalMs || PROBE_INTERVAL_MS,
+        onWebSocketBack: () => this._moveToWebSocket(0),
+      })
+      const HttpSocket = httpSocketClass({ httpPath: http.path, csrfToken: http.csrfToken })
+      socketClass = /** @type {typeof WebSocket} */ (
+        /** @type {unknown} */ (this.transports.socketClass(HttpSocket)))
+    }
 
     this.provider = new WebsocketProvider(url, room, doc, {
       awareness,
@@ -96,7 +129,7 @@ export class Connection {
       // Each tab talks to the server itself, so its Saved indicator covers its own socket.
       disableBc: true,
       maxBackoffTime: MAX_BACKOFF_MS,
-      WebSocketPolyfill: tracker.socketClass(window.WebSocket),
+      WebSocketPolyfill: tracker.socketClass(socketClass),
       shouldReconnect: shouldReconnect,
     })
     this.provider.messageHandlers[MSG_SAVED] = savedMessageHandler(tracker)
@@ -108,6 +141,7 @@ export class Connection {
     this.provider.on('status', ({ status }) => this._onStatus(status))
     this.provider.on('connection-close', (event) => this._onClose(event))
     this.provider.on('closed', ({ code, reason }) => {
+      if (this.transports) this.transports.stop()
       this._set({ kind: 'closed', code, reason: closeReason(code, reason) })
     })
     this.provider.on('sync', (synced) => {
@@ -147,12 +181,37 @@ export class Connection {
     return this.status.kind === 'closed'
   }
 
+  /** Whether the current connection runs over HTTP (WebSockets are blocked). */
+  get overHttp() {
+    const socket = /** @type {{ transport?: string } | null} */ (this.provider.ws)
+    return Boolean(socket && socket.transport === 'http')
+  }
+
   /** Try now instead of waiting for the backoff. */
   retryNow() {
     if (this.closed || this.offline) return
     if (this.provider.ws === null) {
       this.provider.connect()
     }
+  }
+
+  /**
+   * Called when WebSockets work again while this note is connected over HTTP: end the HTTP
+   * connection and let y-websocket reconnect, over a WebSocket now. Its sync carries anything
+   * the server lacks, and updates are idempotent, so nothing is lost or applied twice. It waits
+   * (up to SWITCH_WAIT_MS) until every change is acknowledged: "Saved" stays true across the
+   * move, and whatever is still unacknowledged when it happens is shown as unsaved until the
+   * new connection's sync step 2 carries it again (SaveTracker.socketClosed).
+   * @param {number} waited  ms spent waiting so far
+   */
+  _moveToWebSocket(waited) {
+    const socket = /** @type {{ moveToWebSocket?: () => void } | null} */ (this.provider.ws)
+    if (this.closed || !socket || !socket.moveToWebSocket || !this.overHttp) return
+    if (this.tracker.hasPending() && waited < SWITCH_WAIT_MS) {
+      setTimeout(() => this._moveToWebSocket(waited + SWITCH_POLL_MS), SWITCH_POLL_MS)
+      return
+    }
+    socket.moveToWebSocket()
   }
 
   /**
@@ -186,8 +245,9 @@ export class Connection {
   /** @param {'connected' | 'connecting' | 'disconnected'} status */
   _onStatus(status) {
     if (this.closed) return
-    if (status === 'connected') this._set({ kind: 'connected' })
-    else if (status === 'connecting' && this.status.kind !== 'offline') {
+    if (status === 'connected') {
+      this._set(this.overHttp ? { kind: 'connected', http: true } : { kind: 'connected' })
+    } else if (status === 'connecting' && this.status.kind !== 'offline') {
       this._set({ kind: 'connecting' })
     }
   }

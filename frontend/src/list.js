@@ -1,11 +1,18 @@
 // The notes list page, live: notes shared with me appear, renames and deletions show, and
 // each note says who is editing it right now. Events arrive as JSON on ws/notes/ (see
-// realtime/transports/websocket.py, NotesListConsumer); this file only renders them.
+// realtime/transports/websocket.py, NotesListConsumer), or where WebSockets are blocked on the
+// HTTP stream /http/notes/list (docs/protocol.md, "Notes list"); transport.js decides which, by
+// the same rules as the editor's. This file only renders the events.
+
+import { probeIntervalOverride } from './config.js'
+import { readEventStream } from './sse.js'
+import { TransportChooser } from './transport.js'
 
 /** @typedef {{id: string, title: string, preview: string, updated: string, owner: string, owner_id: number, url: string}} Listing */
 
 const config = JSON.parse(document.getElementById('list-config')?.textContent || '{}')
 const PRESENCE_TTL_MS = 75_000 // a process renews its "who is editing" every 30 s
+const STREAM_SILENCE_MS = 35_000 // the server sends a keepalive after 15 s without an event
 
 /** note id → process id → {names, at} */
 const presence = new Map()
@@ -107,20 +114,131 @@ function apply (event) {
   }
 }
 
+/** @param {string} data */
+function applyText (data) {
+  try { apply(JSON.parse(data)) } catch (error) { console.warn('bad list event', error) }
+}
+
+/** Close codes 4400–4499 are final (logged out). @param {number} code */
+const isFinal = (code) => code >= 4400 && code < 4500
+
+/**
+ * @param {'websocket' | 'http' | ''} transport  how the list is live now ('' when it is not)
+ */
+function showLive (transport) {
+  document.body.dataset.live = transport ? 'on' : 'off'
+  if (transport) document.body.dataset.transport = transport
+}
+
+const transports = new TransportChooser({
+  webSocket: () => window.WebSocket,
+  serverSpeaksFirst: false, // a list may stay quiet until something changes
+  probeIntervalMs: probeIntervalOverride(window),
+  onWebSocketBack: () => {
+    current?.stop()
+    attempts = 0
+    connect()
+  },
+})
+
 let attempts = 0
+/** @type {{ stop: () => void } | null} the connection in use */
+let current = null
+/** @type {ReturnType<typeof setTimeout> | null} */
+let retryTimer = null
+
 function connect () {
+  if (retryTimer !== null) clearTimeout(retryTimer)
+  retryTimer = null
+  current = transports.mode === 'http' && config.httpPath ? streamOverHttp() : openWebSocket()
+}
+
+function retryLater () {
+  attempts += 1
+  retryTimer = setTimeout(connect, Math.min(30_000, 500 * 2 ** attempts))
+}
+
+function openWebSocket () {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:'
-  const socket = new WebSocket(`${scheme}//${location.host}${config.wsPath}`)
-  socket.addEventListener('open', () => { attempts = 0; document.body.dataset.live = 'on' })
-  socket.addEventListener('message', (message) => {
-    try { apply(JSON.parse(message.data)) } catch (error) { console.warn('bad list event', error) }
+  const url = `${scheme}//${location.host}${config.wsPath}`
+  transports.probeUrl = url
+  const socket = new WebSocket(url)
+  let opened = false
+  let stopped = false
+  socket.addEventListener('open', () => {
+    opened = true
+    attempts = 0
+    transports.websocketWorked()
+    showLive('websocket')
   })
+  socket.addEventListener('message', (message) => applyText(message.data))
   socket.addEventListener('close', (event) => {
-    document.body.dataset.live = 'off'
-    if (event.code >= 4400 && event.code < 4500) return // final: logged out
-    attempts += 1
-    setTimeout(connect, Math.min(30_000, 500 * 2 ** attempts))
+    if (stopped) return
+    showLive('')
+    if (isFinal(event.code)) return
+    if (!opened && config.httpPath) transports.websocketFailed()
+    retryLater()
   })
+  return {
+    stop () {
+      stopped = true
+      socket.close()
+    },
+  }
+}
+
+function streamOverHttp () {
+  const abort = new AbortController()
+  let stopped = false
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let silence
+  const watch = () => {
+    clearTimeout(silence)
+    silence = setTimeout(() => abort.abort(), STREAM_SILENCE_MS)
+  }
+  const run = async () => {
+    let opened = false
+    let finalClose = false
+    watch()
+    try {
+      const response = await fetch(config.httpPath, {
+        headers: { Accept: 'text/event-stream' },
+        signal: abort.signal,
+        cache: 'no-store',
+      })
+      if (response.ok && response.body) {
+        opened = true
+        attempts = 0
+        showLive('http')
+        await readEventStream(response.body, (event) => {
+          if (event.event === 'close') {
+            let code = 0
+            try { code = JSON.parse(event.data).code } catch { /* not final, then */ }
+            finalClose = isFinal(code)
+            return false
+          }
+          if (event.event === 'message') applyText(event.data)
+        }, watch)
+      }
+    } catch {
+      // dropped or aborted; below decides what next
+    } finally {
+      clearTimeout(silence)
+      abort.abort()
+    }
+    if (stopped) return
+    showLive('')
+    if (finalClose) return
+    if (!opened) transports.httpFailed()
+    retryLater()
+  }
+  run()
+  return {
+    stop () {
+      stopped = true
+      abort.abort()
+    },
+  }
 }
 
 setInterval(() => presence.forEach((_, id) => renderPresence(id)), 15_000)

@@ -6,7 +6,7 @@
 import './editor.css'
 import * as Y from 'yjs'
 import { Awareness } from 'y-protocols/awareness'
-import { readConfig, websocketBase } from './config.js'
+import { probeIntervalOverride, readConfig, websocketBase } from './config.js'
 import { Connection } from './connection.js'
 import { createEditor } from './editor.js'
 import { setupViewToggle } from './layout.js'
@@ -62,6 +62,13 @@ function start() {
     tracker,
     canEdit: config.canEdit,
     window,
+    http: config.httpPath
+      ? {
+          path: config.httpPath,
+          csrfToken: config.csrfToken || '',
+          probeIntervalMs: probeIntervalOverride(window),
+        }
+      : undefined,
   })
   const conn = connection
 

@@ -19,7 +19,7 @@ export const MIN_SAVING_MS = 600
 export function connectionText(status, now, canEdit) {
   switch (status.kind) {
     case 'connected':
-      return { label: 'Connected', detail: '' }
+      return { label: status.http ? 'Connected over HTTP' : 'Connected', detail: '' }
     case 'connecting':
       return { label: 'Connecting…', detail: '' }
     case 'reconnecting': {

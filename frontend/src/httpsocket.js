@@ -43,7 +43,7 @@ export const OPEN_TIMEOUT_MS = 10000
 /** Browsers refuse keepalive requests whose bodies exceed 64 KiB in total. */
 const KEEPALIVE_MAX_BODY = 60 * 1024
 
-/** Close codes this transport reports besides the server's own (docs/protocol.md). */
+/** Close codes the socket reports by itself, for what it sees of the network and of POST answers. */
 export const CLOSE_ABNORMAL = 1006
 export const CLOSE_TOO_BIG = 1009
 export const CLOSE_SESSION_GONE = 4000
@@ -87,6 +87,14 @@ async function refusal(response) {
     code: body && Number.isInteger(body.code) ? body.code : undefined,
     reason: typeof reason === 'string' ? reason : `The server answered HTTP ${response.status}`,
   }
+}
+
+/**
+ * Let go of an answer's body unread, so that Node's fetch frees the connection at once.
+ * @param {Response} response
+ */
+function discard(response) {
+  if (response.body && !response.bodyUsed) response.body.cancel().catch(() => {})
 }
 
 /** @param {number} attempt */
@@ -255,7 +263,10 @@ export class HttpSocket {
         this._fail(CLOSE_FORBIDDEN, reason)
         return 'refused'
       }
-      if (!response.ok || !response.body) return 'failed'
+      if (!response.ok || !response.body) {
+        discard(response)
+        return 'failed'
+      }
       await readEventStream(
         response.body,
         (event) => {
@@ -451,6 +462,7 @@ export class HttpSocket {
         response = null // the answer is lost: the batch may or may not be applied
       }
       if (response && response.ok) {
+        discard(response)
         this._acked = Math.max(this._acked, received)
         return true
       }
@@ -459,6 +471,7 @@ export class HttpSocket {
         if (!this._ending) await this._refused(response)
         return false
       }
+      if (response) discard(response)
       const giveUp = this._ending ? END_GIVE_UP_MS : SEND_GIVE_UP_MS
       if (Date.now() - started >= giveUp) {
         if (!this._ending) this._fail(CLOSE_ABNORMAL, 'Changes could not be sent to the server')

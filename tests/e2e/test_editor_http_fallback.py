@@ -8,13 +8,16 @@ import pytest
 from playwright.sync_api import Page, WebSocketRoute, expect
 
 from tests.e2e.people import alice, display_name, second_person
-from tests.factories import make_note, make_user
+from tests.factories import make_note, make_user, share_note
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 # The page tries a WebSocket again this often while on HTTP (a minute in real use).
 PROBE_MS = 1500
 FAST_PROBES = f"window.collabNotesTransport = {{ probeIntervalMs: {PROBE_MS} }}"
+ACCESS_REMOVED = re.compile(
+    r"^Closed: (You no longer have access to this note|Your access to this note was removed)$"
+)
 
 
 class WebSocketBlocker:
@@ -109,6 +112,51 @@ def test_editing_over_http_and_back_to_websocket_loses_and_repeats_nothing(open_
         expect(tab.save).to_have_text("Saved")
     # Every character typed is there exactly once, in both tabs.
     assert a.text() == b.text() == expected
+
+
+def set_role(owner_tab, server, note, username: str, role: str | None) -> None:
+    """Change (or, with None, remove) someone's access on the owner's share page."""
+    page = owner_tab.context.new_page()
+    page.goto(f"{server.http_url}/notes/{note.pk}/share/")
+    member = page.locator(f'li.member[data-user="{username}"]')
+    if role is None:
+        member.get_by_role("button", name="Remove").click()
+    else:
+        member.get_by_label(f"Role of {username}").select_option(role)
+        member.get_by_role("button", name="Change").click()
+    page.wait_for_load_state()
+    page.close()
+
+
+def test_access_changes_reach_an_editor_over_http(open_note, server):
+    owner = alice()
+    bob = make_user("bob", first_name="Bob", last_name="Stone")
+    note = make_note(owner=owner, title="Shared", text="")
+    share_note(note, bob, "editor")
+    a = open_note(owner, note)
+    b = open_note(bob, note, wait=False)
+    blocked_from_the_start(b.page)
+    b.wait_ready()
+    expect(b.connection).to_have_text("Connected over HTTP")
+    b.type_at_end("Bob was here")
+    expect(b.save).to_have_text("Saved")
+
+    set_role(a, server, note, "bob", "viewer")
+    expect(b.page.locator("#access-status")).to_be_visible()
+    expect(b.editor).to_have_attribute("contenteditable", "false")
+    expect(b.save).to_have_text("")
+    expect(b.connection).to_have_text("Connected over HTTP")
+
+    set_role(a, server, note, "bob", "editor")
+    expect(b.page.locator("#access-status")).to_be_hidden()
+    expect(b.editor).to_have_attribute("contenteditable", "true")
+    b.type_at_end(", twice")
+    expect(b.save).to_have_text("Saved")
+    a.wait_for_text("Bob was here, twice")
+
+    set_role(a, server, note, "bob", None)
+    expect(b.connection).to_have_text(ACCESS_REMOVED)
+    expect(b.editor).to_have_attribute("contenteditable", "false")
 
 
 def test_the_notes_list_stays_live_over_http_and_moves_back(open_note, server):

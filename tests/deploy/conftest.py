@@ -12,16 +12,13 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import sync_playwright
 
 from tests.e2e.conftest import CHROMIUM_ARGS, EXPECTED_CONSOLE, NotePage
 from tests.factories import PASSWORD
 from tests.services import require, require_chromium, require_redis
 
 from . import stack as stack_module
-
-# The site's first answer can wait on a process nginx just skipped; keep expectations patient.
-expect.set_options(timeout=15_000)
 
 
 @pytest.fixture

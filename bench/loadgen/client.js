@@ -1,4 +1,6 @@
-// One simulated editor: a Y.Doc kept in sync over a raw WebSocket.
+// One simulated editor: a Y.Doc kept in sync over a raw WebSocket, or over the HTTP transport
+// (server-sent events in, POSTs out: http.js) where the scenario says `transport: "http"`. Both
+// carry the same messages; everything below the socket, latency included, is the same code.
 //
 // Latency is measured without writing anything into the document. Every client has a known
 // clientID; an author remembers (clock after the edit, time of the edit), and every receiver
@@ -11,6 +13,7 @@ import { createHash } from 'node:crypto'
 import WebSocket from 'ws'
 import * as Y from 'yjs'
 import * as wire from './wire.js'
+import { HttpTransport } from './http.js'
 
 export const now = () => performance.timeOrigin + performance.now()
 
@@ -31,10 +34,14 @@ export const TRACK_DOC = 'doc'
 export const TRACK_META = 'meta'
 export const TRACK_ARRIVAL = 'arrival'
 
+export const TRANSPORT_WS = 'ws'
+export const TRANSPORT_HTTP = 'http'
+
 export class BenchClient {
-  constructor ({ index, clientID, url, headers, awareness = true, track = TRACK_DOC, onRemoteAdvance = null }) {
+  constructor ({ index, clientID, url, headers, awareness = true, track = TRACK_DOC, transport = TRANSPORT_WS, onRemoteAdvance = null }) {
     this.index = index
     this.track = track
+    this.transport = transport
     // meta tracking: clientID -> contiguous clock seen, and clientID -> [[from, to], ...] held back
     this.known = new Map()
     this.held = new Map()
@@ -45,7 +52,7 @@ export class BenchClient {
     this.doc = new Y.Doc()
     this.doc.clientID = clientID
     this.text = this.doc.getText('content')
-    this.ws = null
+    this.socket = null // a ws WebSocket, or an HttpTransport (same readyState, send, close)
     this.synced = false
     this.closing = false
     this.closeCode = null
@@ -71,7 +78,7 @@ export class BenchClient {
     })
   }
 
-  /** Open the socket and resolve once the server's step 2 has been applied. */
+  /** Open the socket (or HTTP session) and resolve once the server's step 2 has arrived. */
   connect (timeoutMs) {
     const started = now()
     return new Promise((resolve, reject) => {
@@ -86,39 +93,63 @@ export class BenchClient {
         settle(new Error(`not synced after ${timeoutMs} ms`))
         this.close()
       }, timeoutMs)
-      const ws = new WebSocket(this.url, { headers: this.headers, perMessageDeflate: false })
-      this.ws = ws
-      ws.on('open', () => {
-        this.connectMs = now() - started
-        this.send(wire.encodeStep1(Y.encodeStateVector(this.doc)))
-        if (this.awareness) {
-          this.send(wire.encodeAwareness(this.doc.clientID, 1, { user: { name: `bench-${this.index}` } }))
+      const on = {
+        open: () => {
+          this.connectMs = now() - started
+          this.send(wire.encodeStep1(Y.encodeStateVector(this.doc)))
+          if (this.awareness) {
+            this.send(wire.encodeAwareness(this.doc.clientID, 1, { user: { name: `bench-${this.index}` } }))
+          }
+        },
+        message: (data, isBinary) => {
+          // Sync time ends when the server's step 2 has arrived, not when this client has
+          // integrated it: that is the client's own work (37 ms in Yjs for a B4-sized note).
+          const arrived = now()
+          this.receive(data, isBinary)
+          if (this.synced && !settled) {
+            this.syncMs = arrived - started
+            settle()
+          }
+        },
+        error: (err) => {
+          this.errors.push(String(err.message || err))
+          settle(err)
+        },
+        close: (code) => {
+          this.closeCode = code
+          if (!this.closing) this.unexpectedClose = true
+          settle(new Error(`closed with code ${code} before sync`))
         }
-      })
-      ws.on('message', (data, isBinary) => {
-        // Sync time ends when the server's step 2 has arrived, not when this client has
-        // integrated it: that is the client's own work (37 ms in Yjs for a B4-sized note).
-        const arrived = now()
-        this.receive(data, isBinary)
-        if (this.synced && !settled) {
-          this.syncMs = arrived - started
-          settle()
-        }
-      })
-      ws.on('unexpected-response', (_req, res) => {
-        settle(new Error(`HTTP ${res.statusCode} on upgrade`))
-        ws.terminate()
-      })
-      ws.on('error', (err) => {
-        this.errors.push(String(err.message || err))
-        settle(err)
-      })
-      ws.on('close', (code) => {
-        this.closeCode = code
-        if (!this.closing) this.unexpectedClose = true
-        settle(new Error(`closed with code ${code} before sync`))
-      })
+      }
+      if (this.transport === TRANSPORT_HTTP) this.openHttp(on)
+      else this.openWs(on, settle)
     })
+  }
+
+  openWs (on, settle) {
+    const ws = new WebSocket(this.url, { headers: this.headers, perMessageDeflate: false })
+    this.socket = ws
+    ws.on('open', on.open)
+    ws.on('message', on.message)
+    ws.on('unexpected-response', (_req, res) => {
+      settle(new Error(`HTTP ${res.statusCode} on upgrade`))
+      ws.terminate()
+    })
+    ws.on('error', on.error)
+    ws.on('close', on.close)
+  }
+
+  openHttp (on) {
+    const http = new HttpTransport(this.url, this.headers)
+    this.socket = http
+    http.socket.onopen = on.open
+    // Each event carries one message, as one binary frame would.
+    http.socket.onmessage = (event) => on.message(new Uint8Array(event.data), true)
+    http.socket.onerror = () => this.errors.push('HTTP transport error')
+    http.socket.onclose = (event) => {
+      if (!event.wasClean && !this.closing) this.errors.push(`HTTP session lost: ${event.code} ${event.reason}`)
+      on.close(event.code)
+    }
   }
 
   receive (data, isBinary) {
@@ -194,8 +225,8 @@ export class BenchClient {
   }
 
   send (bytes) {
-    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false
-    this.ws.send(bytes)
+    if (!this.socket || this.socket.readyState !== WebSocket.OPEN) return false
+    this.socket.send(bytes)
     this.counters.framesOut++
     this.counters.bytesOut += bytes.length
     return true
@@ -241,6 +272,17 @@ export class BenchClient {
 
   close () {
     this.closing = true
-    if (this.ws) this.ws.close(1000)
+    if (this.socket) this.socket.close(1000)
+  }
+
+  /** Whether the socket has closed (over HTTP: and its connections are released). */
+  get closed () {
+    if (!this.socket) return true
+    return this.transport === TRANSPORT_HTTP ? this.socket.finished : this.socket.readyState === WebSocket.CLOSED
+  }
+
+  /** Cut the connection(s) without a goodbye. */
+  terminate () {
+    if (this.socket) this.socket.terminate()
   }
 }

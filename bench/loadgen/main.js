@@ -43,7 +43,10 @@ const defaults = {
   // when the server's answer arrives; for scenarios without authors). See client.js.
   otherClientsTrack: 'meta',
   // Also return every latency sample (ms, to the µs), for a runner that pools several runs.
-  keepLatencySamples: false
+  keepLatencySamples: false,
+  // 'ws': a raw WebSocket per client; 'http': the HTTP transport (server-sent events and POSTs,
+  // docs/protocol.md), which only our server has. See client.js and http.js.
+  transport: 'ws'
 }
 
 const warn = (line) => process.stderr.write(`WARNING: ${line}\n`)
@@ -170,6 +173,7 @@ function convergence (digests, lateJoins) {
 
 export async function run (scenario) {
   scenario = { ...defaults, ...scenario }
+  if (!['ws', 'http'].includes(scenario.transport)) throw new Error(`unknown transport '${scenario.transport}'`)
   if (scenario.otherClientsTrack === 'arrival' && scenario.authorsPerNote > 0) {
     // Such clients never read edits, so every delivery to them would count as lost.
     throw new Error("otherClientsTrack 'arrival' is for scenarios without authors")

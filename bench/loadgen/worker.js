@@ -47,6 +47,7 @@ async function connectAll (specs) {
       headers: spec.headers,
       awareness: scenario.awareness !== false,
       track: spec.track,
+      transport: scenario.transport,
       onRemoteAdvance: spec.role === 'author' && scenario.mode === 'pingpong' ? onPingPongAdvance : null
     })
     client.spec = spec
@@ -206,7 +207,7 @@ function evaluate ({ editsByNote }) {
 async function lateJoin ({ joiners }) {
   const digests = []
   for (const spec of joiners) {
-    const client = new BenchClient({ index: spec.index, clientID: spec.clientID, url: spec.url, headers: spec.headers, awareness: false })
+    const client = new BenchClient({ index: spec.index, clientID: spec.clientID, url: spec.url, headers: spec.headers, awareness: false, transport: scenario.transport })
     try {
       await client.connect(scenario.connectTimeoutMs || 20000)
       digests.push({ noteIndex: spec.noteIndex, ok: true, syncMs: client.syncMs, ...client.textDigest() })
@@ -224,7 +225,7 @@ async function lateJoin ({ joiners }) {
 // `edits` × `chars` (small live edits).
 async function prefill ({ url, headers, clientID, edits, chars, trace, timeoutMs = 120000 }) {
   const started = now()
-  const seeder = new BenchClient({ index: -1000, clientID, url, headers, awareness: false })
+  const seeder = new BenchClient({ index: -1000, clientID, url, headers, awareness: false, transport: scenario.transport })
   let replayed = null
   try {
     if (trace) replayed = replayTypingTrace(seeder.doc, seeder.text, trace)
@@ -232,12 +233,12 @@ async function prefill ({ url, headers, clientID, edits, chars, trace, timeoutMs
     for (let i = 0; !trace && i < edits; i++) {
       seeder.edit(chars, false)
       // Let the socket drain now and then rather than queueing everything at once.
-      if (i % 100 === 99) while (seeder.ws.bufferedAmount > 0 && now() - started < timeoutMs) await sleep(5)
+      if (i % 100 === 99) while (seeder.socket.bufferedAmount > 0 && now() - started < timeoutMs) await sleep(5)
     }
     const want = seeder.text.length
     let seen = -1
     while (now() - started < timeoutMs) {
-      const probe = new BenchClient({ index: -1001, clientID: clientID - 1, url, headers, awareness: false })
+      const probe = new BenchClient({ index: -1001, clientID: clientID - 1, url, headers, awareness: false, transport: scenario.transport })
       try {
         await probe.connect(scenario.connectTimeoutMs || 20000)
         seen = probe.text.length
@@ -264,8 +265,8 @@ async function closeAll () {
     await sleep(CLOSE_PAUSE_MS)
   }
   const deadline = now() + CLOSE_WAIT_MS
-  while (now() < deadline && clients.some((c) => c.ws && c.ws.readyState !== 3)) await sleep(POLL_MS)
-  for (const c of clients) if (c.ws && c.ws.readyState !== 3) c.ws.terminate()
+  while (now() < deadline && clients.some((c) => !c.closed)) await sleep(POLL_MS)
+  for (const c of clients) if (!c.closed) c.terminate()
   for (const timer of timers) clearTimeout(timer)
   reply({ type: 'closed' })
   process.disconnect()

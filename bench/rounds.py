@@ -19,10 +19,17 @@ ORDER = ("ours", "reference")
 def order(rounds: int) -> list[tuple[int, str]]:
     """(round, server kind) in running order: ABBA, so each server runs first as often as
     second and drift over the run falls on both alike."""
+    return interleave(ORDER, rounds)
+
+
+def interleave(sides, rounds: int) -> list[tuple[int, object]]:
+    """(round, side) in running order for any number of sides (a side is whatever the caller
+    runs: a server, or a scenario on a server): in order, then reversed, and so on (ABC CBA
+    ABC), so the first and the last swap places every round."""
     runs = []
     for n in range(rounds):
-        kinds = ORDER if n % 2 == 0 else tuple(reversed(ORDER))
-        runs += [(n, kind) for kind in kinds]
+        these = tuple(sides) if n % 2 == 0 else tuple(reversed(sides))
+        runs += [(n, side) for side in these]
     return runs
 
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -145,10 +146,12 @@ def wait_for_quiet_machine() -> float:
             return round(busy, 1)
 
 
-def warm_up(server, out_dir: Path) -> None:
-    """A few clients connect, edit and leave, so a fresh server has loaded everything it loads."""
-    config = scenarios.WARM_UP.loadgen_config(server.target(1))
-    path = out_dir / f"warm-up-{server.kind}.config.json"
+def warm_up(server, out_dir: Path, transport: str = "ws") -> None:
+    """A few clients connect, edit and leave, so a fresh server has loaded everything it loads
+    (over the transport the scenario uses: its first session should cost what every other does).
+    """
+    config = replace(scenarios.WARM_UP, transport=transport).loadgen_config(server.target(1))
+    path = out_dir / f"warm-up-{server.kind}-{transport}.config.json"
     path.write_text(json.dumps(config))
     subprocess.run(
         ["node", str(BENCH / "loadgen" / "main.js"), str(path), "--out", os.devnull],
@@ -186,7 +189,7 @@ def run_one(
         server.restart()
     if scenario.fresh_server:
         server.restart()
-        warm_up(server, out_dir)
+        warm_up(server, out_dir, scenario.transport)
     # After any restart: our URLs name the current ports.
     config = scenario.loadgen_config(server.target(scenario.notes))
     config_path.write_text(json.dumps(config, indent=2))
@@ -198,8 +201,9 @@ def run_one(
     busy_before = wait_for_quiet_machine()
     hits_before = len(log_hits(server))
     of_rounds = f", round {round_ + 1} of {scenario.rounds}" if round_ is not None else ""
+    over = " over HTTP" if scenario.transport == "http" else ""
     print(
-        f"== {scenario.key} against {server.kind} ({scenario.clients} clients{of_rounds})",
+        f"== {scenario.key} against {server.kind}{over} ({scenario.clients} clients{of_rounds})",
         flush=True,
     )
     started = time.monotonic()
@@ -289,27 +293,48 @@ def run_kept(scenario, server, out_dir, retry: bool, round_: int | None = None) 
 
 
 def run_against_both(batch, ours, reference, out_dir, results, retry: bool):
-    by_kind = {"ours": ours, "reference": reference}
+    """Run each scenario against its servers. One that interleaves with another scenario of the
+    batch runs its rounds between that one's, in one sequence (bench/rounds.py)."""
+    keys = {s.key for s in batch}
+    partners: dict[str, list] = {}
     for scenario in batch:
-        pair = {}
+        if scenario.interleave_with in keys:
+            partners.setdefault(scenario.interleave_with, []).append(scenario)
+    for scenario in batch:
+        if scenario.interleave_with not in keys:
+            group = [scenario, *partners.get(scenario.key, [])]
+            run_group(group, {"ours": ours, "reference": reference}, out_dir, results, retry)
+
+
+def run_group(group, by_kind, out_dir, results, retry: bool) -> None:
+    """Every (scenario, server) of `group`, its rounds interleaved; results pooled per pair."""
+    pairs: dict[str, dict] = {s.key: {} for s in group}
+    for scenario in group:
         reused = results.get(scenario.reference_from or "", {}).get("reference")
         if reused is not None:
-            pair["reference"] = {**reused, "reusedFrom": scenario.reference_from}
-        if scenario.rounds > 1:
-            runs: dict[str, list[dict]] = {}
-            for n, kind in rounds.order(scenario.rounds):
-                if kind not in pair:
-                    runs.setdefault(kind, []).append(
-                        run_kept(scenario, by_kind[kind], out_dir, retry, round_=n)
-                    )
-            for kind, kept in runs.items():
-                pair[kind] = rounds.pool(kept)
-                print(f"   {kind}, {len(kept)} rounds pooled: {report.one_line(pair[kind])}")
-        else:
-            for kind, server in by_kind.items():
-                if kind not in pair:
-                    pair[kind] = run_kept(scenario, server, out_dir, retry)
-        results[scenario.key] = {"ours": pair["ours"], "reference": pair["reference"]}
+            pairs[scenario.key]["reference"] = {**reused, "reusedFrom": scenario.reference_from}
+    sides = [(s, kind) for s in group for kind in s.servers if kind not in pairs[s.key]]
+    count = max(s.rounds for s in group)
+    if count > 1:
+        runs: dict[tuple[str, str], list[dict]] = {}
+        for n, (scenario, kind) in rounds.interleave(sides, count):
+            if n < scenario.rounds:
+                round_ = n if scenario.rounds > 1 else None
+                runs.setdefault((scenario.key, kind), []).append(
+                    run_kept(scenario, by_kind[kind], out_dir, retry, round_=round_)
+                )
+        for (key, kind), kept in runs.items():
+            pairs[key][kind] = rounds.pool(kept) if len(kept) > 1 else kept[0]
+            if len(kept) > 1:
+                pooled = report.one_line(pairs[key][kind])
+                print(f"   {key} {kind}, {len(kept)} rounds pooled: {pooled}", flush=True)
+    else:
+        for scenario, kind in sides:
+            pairs[scenario.key][kind] = run_kept(scenario, by_kind[kind], out_dir, retry)
+    for scenario in group:
+        results[scenario.key] = {
+            k: pairs[scenario.key][k] for k in ("ours", "reference") if k in pairs[scenario.key]
+        }
 
 
 def measure_disk(when: str) -> dict:

@@ -3,7 +3,7 @@ The benchmark scenarios. Each becomes one load-generator config (bench/loadgen/m
 server; the runner fills in the target (URLs, cookies, Origin).
 """
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 TYPING_AUTHORS = 20
 # The 20-author figures, ours and the reference's, come from this many interleaved runs each,
@@ -12,6 +12,11 @@ TYPING_ROUNDS = 3
 SWEEP_AUTHORS = (2, 5, 10, 20, 50, 100, 150)
 BROADCAST_READERS = (250, 500, 1000, 2000)
 IDLE_SOCKETS = (1000, 2000)
+# Idle sessions over the HTTP transport: each holds a stream open, and POSTs now and then.
+IDLE_HTTP_SESSIONS = (1000,)
+# The HTTP transport's goal: its typing-20 p99 within this many times our WebSocket typing-20's,
+# in the same run (issue #20).
+HTTP_TYPING_RATIO = 3
 KNEE_P95_MS = 100
 # Full replicas per note in the large scenarios; the other clients follow update metadata, which
 # keeps the generator from becoming the bottleneck (measured: 100 authors with every client a full
@@ -49,6 +54,14 @@ class Scenario:
     reference_from: str | None = None
     # Runs per server, interleaved with the other server's and pooled (bench/rounds.py).
     rounds: int = 1
+    # How clients reach the server: "ws" (a WebSocket each) or "http" (the HTTP transport,
+    # docs/protocol.md; only our server has it).
+    transport: str = "ws"
+    # The servers it runs against: "ours", "reference".
+    servers: tuple[str, ...] = ("ours", "reference")
+    # Run its rounds interleaved with those of this scenario, when the same run has it (so the
+    # two are compared over the same stretch of time; bench/rounds.py).
+    interleave_with: str | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -79,6 +92,8 @@ class Scenario:
             config["prefill"] = self.prefill
         if self.rounds > 1:
             config["keepLatencySamples"] = True
+        if self.transport != "ws":
+            config["transport"] = self.transport
         config.update(self.extra)
         return config
 
@@ -163,6 +178,30 @@ def idle(sockets: int) -> Scenario:
     )
 
 
+def http_typing(authors: int, *, rounds: int = TYPING_ROUNDS) -> Scenario:
+    """typing-N over the HTTP transport, on our server only (the reference has no such
+    transport); its rounds interleave with typing-N's, whose WebSocket figures it is held to."""
+    return replace(
+        typing(authors, group="http-typing", rounds=rounds),
+        title=f"{authors} authors × 5 edits/s on one note, over the HTTP transport",
+        transport="http",
+        servers=("ours",),
+        interleave_with=f"typing-{authors}",
+    )
+
+
+def idle_http(sessions: int) -> Scenario:
+    """idle-N over the HTTP transport: memory per idle HTTP session, beside per socket."""
+    return replace(
+        idle(sessions),
+        key=f"idle-http-{sessions}",
+        group="idle-http",
+        title=f"{sessions} idle HTTP sessions on 10 notes",
+        transport="http",
+        servers=("ours",),
+    )
+
+
 def cross_process(authors: int) -> Scenario:
     """The typing sweep with our clients alternating over 2 daphne processes on Redis."""
     return typing(authors, group="cross-process", full=SWEEP_FULL_CLIENTS, processes=2)
@@ -203,7 +242,7 @@ WARM_UP = Scenario(
 
 
 def quick() -> list[Scenario]:
-    return [typing(TYPING_AUTHORS, rounds=TYPING_ROUNDS), PING_PONG]
+    return [typing(TYPING_AUTHORS, rounds=TYPING_ROUNDS), http_typing(TYPING_AUTHORS), PING_PONG]
 
 
 def full() -> list[Scenario]:
@@ -222,6 +261,7 @@ def full() -> list[Scenario]:
         *(broadcast(n) for n in BROADCAST_READERS),
         MANY_NOTES,
         *(idle(n) for n in IDLE_SOCKETS),
+        *(idle_http(n) for n in IDLE_HTTP_SESSIONS),
         *(cross_process(n) for n in SWEEP_AUTHORS),
         JOIN_STORM,
     ]

@@ -130,11 +130,14 @@ def test_a_rolling_upgrade_loses_nothing_while_people_type(stack, browsers):
     count = 0
 
     def type_a_little() -> None:
+        """Alice adds a token at the end, Bob one at the start: far apart, so a keystroke of
+        one that reaches the other late can never land inside the other's token."""
         nonlocal count
-        for tab, name in ((a, "a"), (b, "b")):
-            token = f" <{name}:{count}>"
-            tab.type_at_end(token)
-            typed.append(token.strip())
+        a.type_at_end(f" <a:{count}>")
+        b.editor.click()
+        b.page.keyboard.press("Control+Home")
+        b.page.keyboard.type(f"<b:{count}> ")
+        typed.extend([f"<a:{count}>", f"<b:{count}>"])
         count += 1
 
     type_a_little()

@@ -8,7 +8,14 @@ import logging
 
 from django.conf import settings
 
-from realtime.tuning import close_codes, send_binary, send_size, upgrade_request, write_through
+from realtime.tuning import (
+    close_codes,
+    content_type,
+    send_binary,
+    send_size,
+    upgrade_request,
+    write_through,
+)
 from realtime.tuning.patch import SPEED, describe_versions
 
 logger = logging.getLogger("realtime.tuning")
@@ -18,6 +25,8 @@ PATCHES = (
     send_size.PATCH,
     upgrade_request.PATCH,
     write_through.PATCH,
+    write_through.SEQUENCE_PATCH,
+    content_type.PATCH,
     send_binary.PATCH,
 )
 

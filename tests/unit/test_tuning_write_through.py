@@ -8,7 +8,7 @@ import pytest
 from twisted.internet import tcp
 
 from realtime.tuning import install, speedups_enabled
-from realtime.tuning.write_through import PATCH
+from realtime.tuning.write_through import PATCH, SEQUENCE_PATCH
 
 pytestmark = pytest.mark.skipif(
     not speedups_enabled(), reason="NOTES_SPEEDUPS is off: speed patches are left out by design"
@@ -71,3 +71,17 @@ def test_what_the_kernel_does_not_take_is_queued_and_later_writes_wait_behind_it
     connection.write(b"tail")
     assert read_all(connection, len(big) + 4) == big + b"tail"
     assert connection.reactor.writers == set()
+
+
+def test_a_write_sequence_goes_through_too_and_keeps_its_order(connection):
+    """Twisted's HTTP writes headers and chunked bodies (the HTTP transport's events) with
+    writeSequence: it takes the same path."""
+    assert SEQUENCE_PATCH.in_effect(), f"installed {SEQUENCE_PATCH.installed()}"
+    connection.writeSequence([b"5\r\n", b"hello", b"\r\n"])
+    connection.peer.settimeout(0)
+    assert connection.peer.recv(100) == b"5\r\nhello\r\n"
+    assert connection.reactor.writers == set()
+    big = bytes(i % 251 for i in range(1_000_000))
+    connection.writeSequence([big[:500_000], big[500_000:]])
+    connection.writeSequence([b"tail"])
+    assert read_all(connection, len(big) + 4) == big + b"tail"

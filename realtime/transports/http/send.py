@@ -33,13 +33,38 @@ def _view(request):  # what CsrfViewMiddleware checks against: a plain, protecte
     return None
 
 
+# The CSRF check reads only these of a POST (and settings): a client's every POST sends the
+# same, so one that passed is not checked again. Bounded; refusals are never kept.
+_CSRF_INPUTS = (
+    b"cookie",
+    b"x-csrftoken",
+    b"origin",
+    b"referer",
+    b"host",
+    b"x-forwarded-host",
+    b"x-forwarded-proto",
+)
+_CSRF_PASSED: set[tuple] = set()
+_CSRF_PASSED_MAX = 10000
+
+
 def csrf_refusal(scope) -> str | None:
     """Why Django's CSRF protection refuses this request (token, Origin, Referer), or None."""
+    headers = dict(scope["headers"])
+    key = (scope.get("scheme"), *(headers.get(name) for name in _CSRF_INPUTS))
+    if key in _CSRF_PASSED:
+        return None
     request = ASGIRequest(scope, io.BytesIO(b""))
     try:
-        return None if _csrf.process_view(request, _view, (), {}) is None else CSRF_REFUSED
+        refused = _csrf.process_view(request, _view, (), {}) is not None
     except DisallowedHost as exc:
         return str(exc)
+    if refused:
+        return CSRF_REFUSED
+    if len(_CSRF_PASSED) >= _CSRF_PASSED_MAX:
+        _CSRF_PASSED.clear()
+    _CSRF_PASSED.add(key)
+    return None
 
 
 def _number(value: str | None) -> int | None:

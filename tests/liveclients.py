@@ -27,14 +27,19 @@ def csrf_secret() -> str:
 class WsYClient(YReplica):
     """A replica of a note over a real WebSocket."""
 
-    def __init__(self, server, note_id, *, cookie, acks=True):
+    def __init__(self, server, note_id, *, cookie, acks=True, tls=None):
+        """`tls`: an ssl.SSLContext for a wss:// server."""
         super().__init__()
         self.url = f"{server.ws_url}/ws/notes/{note_id}/" + ("?acks=1" if acks else "")
         self.headers = {"Origin": server.http_url, "Cookie": f"sessionid={cookie}"}
+        self.tls = tls
         self.ws = None
 
     async def connect(self) -> bool:
-        self.ws = await websockets.connect(self.url, additional_headers=self.headers, proxy=None)
+        options = {"ssl": self.tls} if self.tls is not None else {}
+        self.ws = await websockets.connect(
+            self.url, additional_headers=self.headers, proxy=None, **options
+        )
         await self.send(protocol.encode_sync_step1(self.doc.get_state()))
         return True
 
@@ -92,8 +97,10 @@ class HttpYClient(YReplica):
         origin=True,
         csrf: str | None = None,
         post_to=None,
+        tls=None,
     ):
-        """`post_to`: another server (process) to send POSTs through; by default `server`."""
+        """`post_to`: another server (process) to send POSTs through; by default `server`.
+        `tls`: an ssl.SSLContext for an https:// server."""
         super().__init__()
         self.server = server
         self.post_url = (post_to or server).http_url
@@ -104,7 +111,9 @@ class HttpYClient(YReplica):
             cookies["sessionid"] = cookie
         # A browser sends Origin with a POST, and none with a same-origin GET.
         self.origin = self.post_url if origin else None
-        self.http = httpx.AsyncClient(base_url=server.http_url, cookies=cookies, timeout=30)
+        self.http = httpx.AsyncClient(
+            base_url=server.http_url, cookies=cookies, timeout=30, verify=tls or True
+        )
         self.acks = acks
         self.session: str | None = None
         self.last_id: str | None = None  # the last event id processed (for Last-Event-ID)

@@ -1,16 +1,19 @@
 """The documented production site over HTTPS, seen from outside nginx: redirects, secure cookies,
 HSTS, the /metrics allow range, unbuffered event streams, and check --deploy on the env file."""
 
+import asyncio
 import re
 import secrets
 import subprocess
 import sys
+import types
 from http.cookies import SimpleCookie
 from urllib.parse import urlencode
 
 import pytest
 
 from tests.factories import PASSWORD, make_note, make_user
+from tests.liveclients import HttpYClient, WsYClient
 
 from . import stack as stack_module
 
@@ -104,6 +107,42 @@ def test_an_event_stream_through_nginx_is_not_buffered(stack):
         pytest.fail(f"no session event through nginx within 10 s; got {lines}")
     finally:
         connection.close()
+
+
+def test_an_http_transport_client_edits_with_a_wss_client_through_nginx(stack):
+    """Where WebSockets are blocked the editor talks over the HTTP transport: through nginx,
+    with TLS and its POSTs spread over both daphne processes, it edits with a wss:// client."""
+    owner = make_user("carol")
+    note = make_note(owner=owner, title="Fallback", text="")
+    session = SimpleCookie(_log_in(stack, "carol")["sessionid"])["sessionid"].value
+    site = types.SimpleNamespace(
+        http_url=stack.origin, ws_url=stack.origin.replace("https://", "wss://")
+    )
+
+    async def scenario():
+        http = HttpYClient(site, note.pk, cookie=session, tls=stack.tls())
+        ws = WsYClient(site, note.pk, cookie=session, tls=stack.tls())
+        assert await http.connect() and await ws.connect()
+        for i in range(8):
+            await http.append(f"over http {i}\n")
+        await ws.append("over wss\n")
+        assert await ws.until(lambda: "over http 7" in ws.text, timeout=15)
+        assert await http.until(lambda: "over wss" in http.text and http.saved == http.sent)
+        assert all(answer.status_code == 204 for answer in http.answers)
+        await http.close()
+        await ws.close()
+        return http.text, ws.text
+
+    http_text, ws_text = asyncio.run(scenario())
+    assert http_text == ws_text
+    # nginx's least_conn sent POSTs to the process not holding the stream: they were forwarded.
+    logs = [daphne.log_path.read_text(errors="replace") for daphne in stack.daphnes]
+    send = f"POST /http/notes/{note.pk}/send"
+    holder = next(i for i, log in enumerate(logs) if f"/http/notes/{note.pk}/stream" in log)
+    assert send in logs[1 - holder]
+    assert sorted(ws_text.splitlines()) == sorted(
+        [f"over http {i}" for i in range(8)] + ["over wss"]
+    )
 
 
 def test_check_deploy_is_clean_with_the_env_template():

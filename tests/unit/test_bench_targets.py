@@ -60,3 +60,38 @@ def test_a_slow_commit_fails_its_goal_and_missing_figures_claim_nothing():
     verdicts = _verdicts(_latest(commit_p99=140.0))
     assert verdicts["edit-to-commit p99 ≤ 100 ms"] == "**no**"
     assert set(_verdicts({"results": {}}).values()) == {"–"}
+
+
+def _with_http(http_p99, ws_p99, *, lost=0, same_run=True):
+    from bench.report import http_target_rows
+
+    results = {
+        "typing-20": {"stamp": "A", "ours": _typing(ws_p99)},
+        "http-typing-20": {
+            "stamp": "A" if same_run else "B",
+            "ours": _typing(http_p99, delivered=100 - lost),
+        },
+    }
+    return http_target_rows(results)
+
+
+def test_the_http_target_compares_with_our_websocket_typing_of_the_same_run():
+    from bench.report import http_target_rows
+
+    assert http_target_rows({"typing-20": {"stamp": "A", "ours": _typing(1.0)}}) == []
+    (met,) = _with_http(8.0, 3.0)
+    assert met.endswith("| yes |") and "(2.7×)" in met
+    (slow,) = _with_http(10.0, 3.0)
+    assert slow.endswith("| **no** |")
+    (lossy,) = _with_http(4.0, 3.0, lost=1)
+    assert lossy.endswith("| **no** |")
+    (apart,) = _with_http(4.0, 3.0, same_run=False)
+    assert apart.endswith("| – |") and "another run" in apart
+
+
+def test_rounds_interleave_any_number_of_sides_swapping_ends_each_round():
+    from bench.rounds import interleave
+
+    order = [side for _, side in interleave(["ours", "ref", "http"], 3)]
+    assert order == ["ours", "ref", "http", "http", "ref", "ours", "ours", "ref", "http"]
+    assert [n for n, _ in interleave("ab", 2)] == [0, 0, 1, 1]

@@ -163,6 +163,8 @@ SIGNUPS_PER_MINUTE = env_int("SIGNUPS_PER_MINUTE", default=3)
 SIGNUPS_PER_HOUR = env_int("SIGNUPS_PER_HOUR", default=10)
 # Password-reset emails: this many an hour from one address, and to one email address.
 PASSWORD_RESETS_PER_HOUR = env_int("PASSWORD_RESETS_PER_HOUR", default=5)
+# Chat messages one user may send in a minute, over all notes (0: off).
+CHAT_MESSAGES_PER_MINUTE = env_int("CHAT_MESSAGES_PER_MINUTE", default=30)
 
 # django-axes keeps the failed logins in the database, so every process sees them. Its
 # backend only refuses locked-out logins; ModelBackend checks the password.

@@ -2,8 +2,8 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 
-from notes.models import ApiToken, Membership, Note, ShareLink
-from notes.services import editing, sharing, storage
+from notes.models import ApiToken, ChatMessage, Membership, Note, ShareLink
+from notes.services import chat, editing, sharing, storage
 
 
 class NoteAdminForm(forms.ModelForm):
@@ -108,3 +108,22 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # tokens are made by their owner, who is shown the secret once
+
+
+@admin.register(ChatMessage)
+class ChatMessageAdmin(admin.ModelAdmin):
+    """Chat messages, for moderation: read, search and delete (a deletion here reaches open
+    editors at once, as the chat's own does)."""
+
+    list_display = ("created_at", "note", "author", "text")
+    list_filter = ("created_at",)
+    search_fields = ("text", "author__username", "note__title")
+    raw_id_fields = ("note", "author")
+    readonly_fields = ("created_at", "edited_at")
+
+    def delete_model(self, request, obj):
+        chat.chat_delete_moderated(message=obj)
+
+    def delete_queryset(self, request, queryset):
+        for message in queryset:
+            chat.chat_delete_moderated(message=message)

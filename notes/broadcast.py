@@ -19,6 +19,7 @@ NOTE_AWARENESS = "note.awareness"
 NOTE_DELETED = "note.deleted"
 NOTE_PRESENCE_QUERY = "note.presence_query"
 NOTE_ACCESS = "note.access"
+NOTE_CHAT = "note.chat"  # a chat message posted, edited or deleted (notes.services.chat)
 SESSION_ENDED = "session.ended"
 USER_SESSIONS_ENDED = "user.sessions_ended"  # a user's password changed: their other logins end
 USER_NOTES = "user.notes"  # an event for one user's live notes list
@@ -84,6 +85,13 @@ async def send_note_presence_query(*, note_id, origin: str) -> None:
     """Ask the other processes with the note loaded to announce their clients' presence."""
     await _group_send(
         note_group(note_id), {"type": NOTE_PRESENCE_QUERY, "note": str(note_id), "origin": origin}
+    )
+
+
+async def send_note_chat(*, note_id, event: dict) -> None:
+    """A chat event, to every process with the note open."""
+    await _group_send(
+        note_group(note_id), {"type": NOTE_CHAT, "note": str(note_id), "event": event}
     )
 
 
@@ -166,3 +174,8 @@ def note_update_external(*, note_id, update: bytes) -> None:
 def note_deleted(*, note_id) -> None:
     """From synchronous code, after commit: tell every process the note is gone."""
     async_to_sync(send_note_deleted)(note_id=note_id)
+
+
+def note_chat(*, note_id, event: dict) -> None:
+    """From synchronous code, after commit: a chat event to the note's open editors."""
+    async_to_sync(send_note_chat)(note_id=note_id, event=event)

@@ -186,3 +186,27 @@ class NoteRevision(models.Model):
     @staticmethod
     def compress(text: str) -> bytes:
         return zlib.compress(text.encode("utf-8"), 6)
+
+
+CHAT_MESSAGE_MAX_CHARS = 4000
+
+
+class ChatMessage(models.Model):
+    """One message in a note's chat. Anyone who may open the note may read and write them;
+    the author may edit or delete theirs, the note's owner may delete any."""
+
+    id = models.BigAutoField(primary_key=True)
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="chat_messages")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    text = models.TextField(max_length=CHAT_MESSAGE_MAX_CHARS)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    edited_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["note", "-id"])]
+
+    def __str__(self):
+        return f"chat message {self.id} on {self.note_id}"

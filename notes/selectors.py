@@ -5,7 +5,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 
-from notes.models import Membership, Note, NoteRevision
+from notes.models import ChatMessage, Membership, Note, NoteRevision
 from notes.permissions import Role, note_can_view, note_role_given
 
 
@@ -108,3 +108,16 @@ def note_revisions(*, note_id) -> QuerySet[NoteRevision]:
         .prefetch_related("contributors")
         .order_by("-created_at", "-id")
     )
+
+
+CHAT_PAGE = 100
+
+
+def chat_page(*, note_id, before: int | None = None, limit: int = CHAT_PAGE) -> tuple[list, bool]:
+    """Up to `limit` of the note's chat messages older than id `before` (the newest when
+    None), oldest first, and whether older ones remain."""
+    messages = ChatMessage.objects.filter(note_id=note_id).select_related("author")
+    if before is not None:
+        messages = messages.filter(id__lt=before)
+    page = list(messages.order_by("-id")[: limit + 1])
+    return page[:limit][::-1], len(page) > limit

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from notes import api
-from notes.views import accounts, history, pages, sharing
+from notes.views import accounts, chat, history, pages, sharing
 
 app_name = "notes"
 
@@ -13,6 +13,12 @@ urlpatterns = [
     path("notes/<uuid:note_id>/delete/", pages.note_delete, name="delete"),
     path("notes/<uuid:note_id>/share/", sharing.note_share, name="share"),
     path("notes/import/", pages.note_import, name="import"),
+    path("notes/<uuid:note_id>/chat/", chat.note_chat, name="chat"),
+    path(
+        "notes/<uuid:note_id>/chat/<int:message_id>/",
+        chat.note_chat_message,
+        name="chat-message",
+    ),
     path("notes/<uuid:note_id>/history/", history.note_history, name="history"),
     path("notes/<uuid:note_id>/history/save/", history.note_version_save, name="version-save"),
     path(

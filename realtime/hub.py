@@ -6,7 +6,8 @@ grace period after the last one leaves, and wires the engine's parts together:
 - realtime.intake applies peers' sync messages and queues what they change;
 - realtime.commits commits the queue in batches (group commit), then hands each note's share
   to realtime.fanout, which sends it to the note's other local peers and other processes;
-- realtime.presence relays awareness, realtime.listfeed feeds the live notes lists;
+- realtime.presence relays awareness, realtime.listfeed feeds the live notes lists,
+  realtime.chatfeed passes chat events to open editors;
 - realtime.healing catches rooms up from the log, realtime.upkeep keeps derived state;
 - realtime.access carries out access changes; realtime.bus receives from other processes.
 
@@ -27,6 +28,7 @@ from notes.services import storage
 from realtime import protocol
 from realtime.access import AccessEvents
 from realtime.bus import Bus
+from realtime.chatfeed import ChatFeed
 from realtime.commits import CommitPipeline, Pending
 from realtime.fanout import FanOut
 from realtime.healing import HEAL_INTERVAL, Healer
@@ -81,12 +83,14 @@ class Hub:
             close_peer=self.close_peer,
             close_room=self._close_room,
         )
+        self.chat = ChatFeed(self.sender)
         self.bus.handlers = {
             broadcast.NOTE_UPDATE: self.fanout.note_update,
             broadcast.NOTE_AWARENESS: self._in_room(self.presence.note_awareness),
             broadcast.NOTE_PRESENCE_QUERY: self._in_room(self.presence.note_presence_query),
             broadcast.NOTE_ACCESS: self._in_room(self.access.note_access),
             broadcast.NOTE_DELETED: self._in_room(self.access.note_deleted),
+            broadcast.NOTE_CHAT: self._in_room(self.chat.note_chat),
             broadcast.SESSION_ENDED: self.access.session_ended,
             broadcast.USER_SESSIONS_ENDED: self.access.user_sessions_ended,
             broadcast.USER_NOTES: self.feed.user_notes,

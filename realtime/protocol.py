@@ -20,6 +20,8 @@ MSG_SAVED = 100
 # Ours too, also only with ?acks=1: "your role on this note is now r" (1 viewer, 2 editor,
 # 3 owner), sent on join and whenever it changes, so the editor can switch to read-only.
 MSG_ACCESS = 101
+# Ours, only with ?acks=1: a chat event on this note, as JSON (docs/protocol.md).
+MSG_CHAT = 102
 
 # Sync sub-types: the second varUint of a sync frame.
 SYNC_STEP1 = 0
@@ -212,6 +214,19 @@ def decode_access(data: bytes) -> int:
     role, pos = read_var_uint(data, pos)
     _expect_end(data, pos)
     return role
+
+
+def encode_chat(event_json: str) -> bytes:
+    return write_var_uint(MSG_CHAT) + write_var_string(event_json)
+
+
+def decode_chat(data: bytes) -> str:
+    kind, pos = read_var_uint(data, 0)
+    if kind != MSG_CHAT:
+        raise ProtocolError(f"not a chat message: type {kind}")
+    event_json, pos = read_var_string(data, pos)
+    _expect_end(data, pos)
+    return event_json
 
 
 # --- awareness payloads -------------------------------------------------------------------

@@ -7,6 +7,7 @@ the room engine through realtime.session and realtime.peer, as any second transp
 """
 
 import asyncio
+import json
 
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -45,6 +46,7 @@ class YReplica:
         self.close_code: int | None = None
         self.close_reason: str | None = None
         self.frames: list[bytes] = []
+        self.chat: list[dict] = []  # chat events, decoded
 
     @property
     def text(self) -> str:
@@ -86,6 +88,9 @@ class YReplica:
             return
         if frame[0] == protocol.MSG_ACCESS:
             self.role = protocol.decode_access(frame)
+            return
+        if frame[0] == protocol.MSG_CHAT:
+            self.chat.append(json.loads(protocol.decode_chat(frame)))
             return
         message = protocol.decode_message(frame)
         match message:

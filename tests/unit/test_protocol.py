@@ -56,6 +56,17 @@ def test_saved_round_trip():
     assert protocol.encode_saved(3) == b"\x64\x03"
 
 
+def test_chat_round_trip_and_clients_cannot_send_it():
+    event = '{"kind": "deleted", "id": 7, "text": "é"}'
+    frame = protocol.encode_chat(event)
+    assert frame[0] == 102
+    assert protocol.decode_chat(frame) == event
+    with pytest.raises(protocol.ProtocolError):
+        protocol.decode_chat(frame + b"\x00")
+    with pytest.raises(protocol.ProtocolError):
+        protocol.decode_message(frame)  # server to client only: a client sending it is refused
+
+
 @pytest.mark.parametrize(
     ("frame", "error"),
     [

@@ -2,7 +2,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 
-from notes.models import ApiToken, ChatMessage, Membership, Note, ShareLink
+from notes.models import ApiToken, ChatMessage, Membership, Note, Notification, ShareLink
 from notes.services import chat, editing, sharing, storage
 
 
@@ -127,3 +127,10 @@ class ChatMessageAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for message in queryset:
             chat.chat_delete_moderated(message=message)
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "user", "kind", "note", "actor", "read_at")
+    list_filter = ("kind", "read_at")
+    raw_id_fields = ("user", "note", "actor", "chat_message")

@@ -210,3 +210,33 @@ class ChatMessage(models.Model):
 
     def __str__(self):
         return f"chat message {self.id} on {self.note_id}"
+
+
+class Notification(models.Model):
+    """Something for one user to look at: for now, someone @mentioned them in a note's chat.
+    Unread until they open their notifications."""
+
+    class Kind(models.TextChoices):
+        MENTION = "mention", "Mention"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.MENTION)
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    chat_message = models.ForeignKey(
+        ChatMessage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    excerpt = models.CharField(max_length=PREVIEW_LENGTH, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at"]), models.Index(fields=["user", "-id"])]
+
+    def __str__(self):
+        return f"{self.kind} for {self.user_id} on {self.note_id}"

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from notes import api
-from notes.views import accounts, chat, history, pages, sharing
+from notes.views import accounts, chat, history, notifications, pages, sharing
 
 app_name = "notes"
 
@@ -31,6 +31,8 @@ urlpatterns = [
         "notes/<uuid:note_id>/export.html", pages.note_export, {"fmt": "html"}, name="export-html"
     ),
     path("s/<str:token>/", sharing.share_link_open, name="share-link"),
+    path("notifications/", notifications.notification_list, name="notifications"),
+    path("notifications/count/", notifications.notification_count, name="notification-count"),
     path("settings/tokens/", accounts.api_tokens, name="api-tokens"),
     path("api/notes/<uuid:note_id>/", api.note_api, name="api-note"),
 ]

@@ -1,6 +1,7 @@
 """
 A note's chat: post, edit and delete messages. Everyone who may open the note (viewers too)
-may read and write; authors edit and delete their own messages, the owner deletes any.
+may read and write; authors edit and delete their own messages, the owner deletes any. An
+`@username` of one of the note's people notifies them (notes.services.notifications).
 
 Every change is announced after commit to the note's group (notes.broadcast.note_chat), so
 every open editor of the note, in every process, sees it at once.
@@ -14,6 +15,7 @@ from notes import broadcast, throttle
 from notes.identity import user_identity
 from notes.models import CHAT_MESSAGE_MAX_CHARS, ChatMessage, Note
 from notes.permissions import Role, note_role
+from notes.services.notifications import notify_mentions
 
 
 class ChatRefused(ValueError):
@@ -68,6 +70,7 @@ def chat_post(*, note: Note, user, text: str) -> ChatMessage:
         )
     throttle.throttle_count("chat", str(user.pk), window=throttle.MINUTE)
     message = ChatMessage.objects.create(note=note, author=user, text=text)
+    notify_mentions(message=message)
     _announce(note.pk, {"kind": "message", "message": chat_message_data(message)})
     return message
 

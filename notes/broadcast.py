@@ -20,6 +20,7 @@ NOTE_DELETED = "note.deleted"
 NOTE_PRESENCE_QUERY = "note.presence_query"
 NOTE_ACCESS = "note.access"
 NOTE_CHAT = "note.chat"  # a chat message posted, edited or deleted (notes.services.chat)
+NOTE_COMMENTS = "note.comments"  # a comment thread changed or went (notes.services.comments)
 SESSION_ENDED = "session.ended"
 USER_SESSIONS_ENDED = "user.sessions_ended"  # a user's password changed: their other logins end
 USER_NOTES = "user.notes"  # an event for one user's live notes list
@@ -92,6 +93,13 @@ async def send_note_chat(*, note_id, event: dict) -> None:
     """A chat event, to every process with the note open."""
     await _group_send(
         note_group(note_id), {"type": NOTE_CHAT, "note": str(note_id), "event": event}
+    )
+
+
+async def send_note_comments(*, note_id, event: dict) -> None:
+    """A comment-thread event, to every process with the note open."""
+    await _group_send(
+        note_group(note_id), {"type": NOTE_COMMENTS, "note": str(note_id), "event": event}
     )
 
 
@@ -179,3 +187,8 @@ def note_deleted(*, note_id) -> None:
 def note_chat(*, note_id, event: dict) -> None:
     """From synchronous code, after commit: a chat event to the note's open editors."""
     async_to_sync(send_note_chat)(note_id=note_id, event=event)
+
+
+def note_comments(*, note_id, event: dict) -> None:
+    """From synchronous code, after commit: a comment-thread event to the note's editors."""
+    async_to_sync(send_note_comments)(note_id=note_id, event=event)

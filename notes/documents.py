@@ -60,9 +60,12 @@ def doc_encode(doc: Doc) -> bytes:
     return doc.get_update()
 
 
-def _byte_offset(text: str, index: int) -> int:
-    # pycrdt addresses Y.Text by UTF-8 byte offsets.
+def byte_offset(text: str, index: int) -> int:
+    """Where character `index` of `text` is for pycrdt, which addresses Y.Text in UTF-8 bytes."""
     return len(text[:index].encode("utf-8"))
+
+
+_byte_offset = byte_offset
 
 
 def _edit_regions(old: str, new: str) -> list[tuple[int, int, str]]:

@@ -213,11 +213,13 @@ class ChatMessage(models.Model):
 
 
 class Notification(models.Model):
-    """Something for one user to look at: for now, someone @mentioned them in a note's chat.
-    Unread until they open their notifications."""
+    """Something for one user to look at: someone @mentioned them in a note's chat or a
+    comment, or replied in a comment thread they are in. Unread until they open their
+    notifications."""
 
     class Kind(models.TextChoices):
         MENTION = "mention", "Mention"
+        REPLY = "reply", "Reply"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
@@ -230,6 +232,9 @@ class Notification(models.Model):
     chat_message = models.ForeignKey(
         ChatMessage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    thread = models.ForeignKey(
+        "CommentThread", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     excerpt = models.CharField(max_length=PREVIEW_LENGTH, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     read_at = models.DateTimeField(null=True, blank=True)
@@ -240,3 +245,49 @@ class Notification(models.Model):
 
     def __str__(self):
         return f"{self.kind} for {self.user_id} on {self.note_id}"
+
+
+COMMENT_QUOTE_MAX_CHARS = 1000
+
+
+class CommentThread(models.Model):
+    """A discussion anchored to a passage of the note. The anchor is two Yjs relative
+    positions (the passage's start and end), so it follows the words through everyone's edits;
+    `quote` is the passage as it was, shown when its text is gone (a detached thread)."""
+
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="comment_threads")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    anchor_start = models.BinaryField()
+    anchor_end = models.BinaryField()
+    quote = models.TextField(max_length=COMMENT_QUOTE_MAX_CHARS)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["note", "id"])]
+
+    def __str__(self):
+        return f"comments on “{self.quote[:40]}”"
+
+
+class Comment(models.Model):
+    """One comment in a thread: the first opens it, the rest are replies."""
+
+    thread = models.ForeignKey(CommentThread, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    text = models.TextField(max_length=CHAT_MESSAGE_MAX_CHARS)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"comment {self.id} in thread {self.thread_id}"

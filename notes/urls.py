@@ -1,7 +1,7 @@
 from django.urls import path
 
 from notes import api
-from notes.views import accounts, chat, history, notifications, pages, sharing
+from notes.views import accounts, chat, comments, history, notifications, pages, sharing
 
 app_name = "notes"
 
@@ -35,4 +35,15 @@ urlpatterns = [
     path("notifications/count/", notifications.notification_count, name="notification-count"),
     path("settings/tokens/", accounts.api_tokens, name="api-tokens"),
     path("api/notes/<uuid:note_id>/", api.note_api, name="api-note"),
+    path("api/notes/<uuid:note_id>/comments/", comments.note_comments, name="api-comments"),
+    path(
+        "api/notes/<uuid:note_id>/comments/<int:thread_id>/",
+        comments.note_comment_thread,
+        name="api-comment-thread",
+    ),
+    path(
+        "api/notes/<uuid:note_id>/comments/<int:thread_id>/<int:comment_id>/",
+        comments.note_comment_thread,
+        name="api-comment",
+    ),
 ]

@@ -1,8 +1,9 @@
 """
-The note's chat, live: each chat event (posted, edited, deleted) that notes.services.chat
-announces to the note's group reaches this process's editors of the note as one `chat`
-message (docs/protocol.md). Only clients that asked for our own messages (?acks=1) get it:
-a stock Yjs client would not know it.
+Talk about a note, live: each chat event (a message posted, edited, deleted) and each
+comment-thread event (opened, replied, resolved, reopened, deleted) that the services announce
+to the note's group reaches this process's editors of the note as one `chat` or `comments`
+message (docs/protocol.md). Only clients that asked for our own messages (?acks=1) get them: a
+stock Yjs client would not know them.
 """
 
 import json
@@ -16,7 +17,12 @@ class ChatFeed:
         self.sender = sender
 
     async def note_chat(self, room: Room, message: dict) -> None:
-        frame = protocol.encode_chat(json.dumps(message["event"]))
+        await self._to_editors(room, protocol.encode_chat(json.dumps(message["event"])))
+
+    async def note_comments(self, room: Room, message: dict) -> None:
+        await self._to_editors(room, protocol.encode_comments(json.dumps(message["event"])))
+
+    async def _to_editors(self, room: Room, frame: bytes) -> None:
         for state in list(room.peers.values()):
             if state.peer.wants_acks:
                 await self.sender.send(state, frame)

@@ -7,7 +7,7 @@ grace period after the last one leaves, and wires the engine's parts together:
 - realtime.commits commits the queue in batches (group commit), then hands each note's share
   to realtime.fanout, which sends it to the note's other local peers and other processes;
 - realtime.presence relays awareness, realtime.listfeed feeds the live notes lists,
-  realtime.chatfeed passes chat events to open editors;
+  realtime.chatfeed passes chat and comment events to open editors;
 - realtime.healing catches rooms up from the log, realtime.upkeep keeps derived state;
 - realtime.access carries out access changes; realtime.bus receives from other processes.
 
@@ -91,6 +91,7 @@ class Hub:
             broadcast.NOTE_ACCESS: self._in_room(self.access.note_access),
             broadcast.NOTE_DELETED: self._in_room(self.access.note_deleted),
             broadcast.NOTE_CHAT: self._in_room(self.chat.note_chat),
+            broadcast.NOTE_COMMENTS: self._in_room(self.chat.note_comments),
             broadcast.SESSION_ENDED: self.access.session_ended,
             broadcast.USER_SESSIONS_ENDED: self.access.user_sessions_ended,
             broadcast.USER_NOTES: self.feed.user_notes,

@@ -22,6 +22,8 @@ MSG_SAVED = 100
 MSG_ACCESS = 101
 # Ours, only with ?acks=1: a chat event on this note, as JSON (docs/protocol.md).
 MSG_CHAT = 102
+# Ours, only with ?acks=1: a comment-thread event on this note, as JSON.
+MSG_COMMENTS = 103
 
 # Sync sub-types: the second varUint of a sync frame.
 SYNC_STEP1 = 0
@@ -221,9 +223,21 @@ def encode_chat(event_json: str) -> bytes:
 
 
 def decode_chat(data: bytes) -> str:
+    return _decode_json_event(data, MSG_CHAT)
+
+
+def encode_comments(event_json: str) -> bytes:
+    return write_var_uint(MSG_COMMENTS) + write_var_string(event_json)
+
+
+def decode_comments(data: bytes) -> str:
+    return _decode_json_event(data, MSG_COMMENTS)
+
+
+def _decode_json_event(data: bytes, expected: int) -> str:
     kind, pos = read_var_uint(data, 0)
-    if kind != MSG_CHAT:
-        raise ProtocolError(f"not a chat message: type {kind}")
+    if kind != expected:
+        raise ProtocolError(f"not a message of type {expected}: type {kind}")
     event_json, pos = read_var_string(data, pos)
     _expect_end(data, pos)
     return event_json

@@ -47,6 +47,7 @@ class YReplica:
         self.close_reason: str | None = None
         self.frames: list[bytes] = []
         self.chat: list[dict] = []  # chat events, decoded
+        self.comments: list[dict] = []  # comment-thread events, decoded
 
     @property
     def text(self) -> str:
@@ -91,6 +92,9 @@ class YReplica:
             return
         if frame[0] == protocol.MSG_CHAT:
             self.chat.append(json.loads(protocol.decode_chat(frame)))
+            return
+        if frame[0] == protocol.MSG_COMMENTS:
+            self.comments.append(json.loads(protocol.decode_comments(frame)))
             return
         message = protocol.decode_message(frame)
         match message:

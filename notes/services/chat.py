@@ -40,7 +40,8 @@ def chat_message_data(message: ChatMessage) -> dict:
     }
 
 
-def _clean(text: str) -> str:
+def message_text_clean(text: str) -> str:
+    """The text of a chat message or comment, stripped; ChatRefused when empty or too long."""
     text = (text or "").strip()
     if not text:
         raise ChatRefused("Write something first.")
@@ -52,15 +53,8 @@ def _clean(text: str) -> str:
     return text
 
 
-def _announce(message_note_id, event: dict) -> None:
-    transaction.on_commit(lambda: broadcast.note_chat(note_id=message_note_id, event=event))
-
-
-@transaction.atomic
-def chat_post(*, note: Note, user, text: str) -> ChatMessage:
-    if note_role(user=user, note=note) < Role.VIEWER:
-        raise ChatRefused("You do not have access to this note.", status=403)
-    text = _clean(text)
+def talk_throttle(user) -> None:
+    """Count one chat message or comment; ChatRefused (429) past CHAT_MESSAGES_PER_MINUTE."""
     wait = throttle.throttle_wait(
         "chat", str(user.pk), limit=settings.CHAT_MESSAGES_PER_MINUTE, window=throttle.MINUTE
     )
@@ -69,6 +63,18 @@ def chat_post(*, note: Note, user, text: str) -> ChatMessage:
             f"You are sending messages too fast: wait {throttle.wait_in_words(wait)}.", status=429
         )
     throttle.throttle_count("chat", str(user.pk), window=throttle.MINUTE)
+
+
+def _announce(message_note_id, event: dict) -> None:
+    transaction.on_commit(lambda: broadcast.note_chat(note_id=message_note_id, event=event))
+
+
+@transaction.atomic
+def chat_post(*, note: Note, user, text: str) -> ChatMessage:
+    if note_role(user=user, note=note) < Role.VIEWER:
+        raise ChatRefused("You do not have access to this note.", status=403)
+    text = message_text_clean(text)
+    talk_throttle(user)
     message = ChatMessage.objects.create(note=note, author=user, text=text)
     notify_mentions(message=message)
     _announce(note.pk, {"kind": "message", "message": chat_message_data(message)})
@@ -81,7 +87,7 @@ def chat_edit(*, message: ChatMessage, user, text: str) -> ChatMessage:
         raise ChatRefused("Only its author can edit a message.", status=403)
     if note_role(user=user, note=message.note) < Role.VIEWER:
         raise ChatRefused("You do not have access to this note.", status=403)
-    message.text = _clean(text)
+    message.text = message_text_clean(text)
     message.edited_at = timezone.now()
     message.save(update_fields=["text", "edited_at"])
     _announce(message.note_id, {"kind": "edited", "message": chat_message_data(message)})

@@ -1,7 +1,8 @@
 """
-Notifications: someone @mentioned you in a note's chat. Made with the message, in its
-transaction; after commit each person mentioned gets a live event on their notes list
-(notes.broadcast.user_notes) with their new unread count. Opening the notifications page
+Notifications: someone @mentioned you in a note's chat or a comment, or replied in a comment
+thread you are in. Made with the message, in its transaction; after commit each person
+notified gets a live event on their notes list (notes.broadcast.user_notes) with their new
+unread count. Opening the notifications page
 marks everything read.
 """
 
@@ -26,30 +27,44 @@ def mentioned_names(text: str) -> set[str]:
 
 
 def notify_mentions(*, message: ChatMessage) -> list[int]:
-    """Notify the note's people whom the message mentions (not its author); their ids."""
-    names = mentioned_names(message.text)
-    if not names:
+    """Notify the note's people whom a chat message mentions; their ids."""
+    return notify(note=message.note, actor=message.author, text=message.text, chat_message=message)
+
+
+def notify(*, note, actor, text: str, chat_message=None, thread=None, participants=()) -> list[int]:
+    """Notify the note's people (never `actor`) whom `text` mentions, and the thread's
+    `participants` (user ids) of a reply; the ids notified. Call inside the transaction."""
+    names = mentioned_names(text)
+    participants = set(participants)
+    if not names and not participants:
         return []
-    note = message.note
     member_ids = Membership.objects.filter(note=note).values_list("user_id", flat=True)
     people = (
         get_user_model()
         .objects.filter(Q(pk=note.owner_id) | Q(pk__in=member_ids), is_active=True)
-        .exclude(pk=message.author_id)
+        .exclude(pk=actor.pk)
     )
-    mentioned = [person for person in people if person.get_username().lower() in names]
-    Notification.objects.bulk_create(
-        Notification(
-            user=person,
-            kind=Notification.Kind.MENTION,
-            note=note,
-            actor=message.author,
-            chat_message=message,
-            excerpt=message.text[:PREVIEW_LENGTH],
+    made = []
+    for person in people:
+        if person.get_username().lower() in names:
+            kind = Notification.Kind.MENTION
+        elif person.pk in participants:
+            kind = Notification.Kind.REPLY
+        else:
+            continue
+        made.append(
+            Notification(
+                user=person,
+                kind=kind,
+                note=note,
+                actor=actor,
+                chat_message=chat_message,
+                thread=thread,
+                excerpt=text[:PREVIEW_LENGTH],
+            )
         )
-        for person in mentioned
-    )
-    ids = [person.pk for person in mentioned]
+    Notification.objects.bulk_create(made)
+    ids = [n.user_id for n in made]
     transaction.on_commit(lambda: _announce(ids))
     return ids
 

@@ -16,7 +16,7 @@ from notes.forms import ImportForm, RenameForm
 from notes.identity import user_identity
 from notes.markdown_files import BadMarkdownFile, export_filename, markdown_file_read
 from notes.permissions import note_can_edit, note_can_manage
-from notes.services import editing, importing, storage
+from notes.services import comments, editing, importing, storage
 from notes.views.access import visible_note_or_404
 
 
@@ -66,6 +66,7 @@ def note_detail(request, note_id):
         "canEdit": can_edit,
         "canManage": note_can_manage(user=request.user, note=note),
         "renameUrl": reverse("notes:rename", args=[note.pk]),
+        "chatUrl": reverse("notes:chat", args=[note.pk]),
         "listUrl": reverse("notes:list"),
     }
     return render(
@@ -112,9 +113,12 @@ def note_delete(request, note_id):
 
 @login_required
 def note_export(request, note_id, fmt):
-    """Download the note as Markdown, or as a standalone page of sanitised HTML."""
+    """Download the note as Markdown, or as a standalone page of sanitised HTML; its comment
+    threads only when asked (`?comments=1`), as a section at the end."""
     note = visible_note_or_404(request, note_id)
     text = storage.note_current_text(note_id=note.pk)
+    if request.GET.get("comments") == "1":
+        text += comments.threads_markdown(threads=comments.threads_of(note_id=note.pk))
     if fmt == "html":
         body = rendering.standalone_html(title=note.title, source=text)
         content_type = "text/html; charset=utf-8"

@@ -65,6 +65,10 @@ def test_chat_round_trip_and_clients_cannot_send_it():
         protocol.decode_chat(frame + b"\x00")
     with pytest.raises(protocol.ProtocolError):
         protocol.decode_message(frame)  # server to client only: a client sending it is refused
+    thread = protocol.encode_comments('{"kind": "thread-deleted", "id": 1}')
+    assert protocol.decode_comments(thread) == '{"kind": "thread-deleted", "id": 1}'
+    with pytest.raises(protocol.ProtocolError):
+        protocol.decode_comments(frame)
 
 
 @pytest.mark.parametrize(

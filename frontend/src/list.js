@@ -1,5 +1,6 @@
-// The notes list page, live: notes shared with me appear, renames and deletions show, and
-// each note says who is editing it right now. Events arrive as JSON on ws/notes/ (see
+// The notes list page, live: notes shared with me appear, renames and deletions show, each
+// note says who is editing it right now, and the header's count of unread notifications
+// follows. Events arrive as JSON on ws/notes/ (see
 // realtime/transports/websocket.py, NotesListConsumer), or where WebSockets are blocked on the
 // HTTP stream /http/notes/list (docs/protocol.md, "Notes list"); transport.js decides which, by
 // the same rules as the editor's. This file only renders the events.
@@ -103,9 +104,21 @@ function renderPresence (id) {
   slot.textContent = names.size ? `Editing: ${[...names].join(', ')}` : ''
 }
 
-/** @param {{kind: string, note?: Listing, id?: string, hub?: string, names?: string[]}} event */
+/**
+ * The header's count of unread notifications (templates/base.html), kept live here.
+ * @param {number} unread
+ */
+function showUnread (unread) {
+  const badge = document.getElementById('notifications-badge')
+  if (!badge) return
+  badge.textContent = String(unread)
+  badge.hidden = unread <= 0
+}
+
+/** @param {{kind: string, note?: Listing, id?: string, hub?: string, names?: string[], unread?: number}} event */
 function apply (event) {
-  if (event.kind === 'note' && event.note) upsert(event.note)
+  if (event.kind === 'notifications' && typeof event.unread === 'number') showUnread(event.unread)
+  else if (event.kind === 'note' && event.note) upsert(event.note)
   else if (event.kind === 'removed' && event.id) remove(event.id)
   else if (event.kind === 'presence' && event.id && event.hub) {
     if (!presence.has(event.id)) presence.set(event.id, new Map())

@@ -105,6 +105,32 @@ def pool(runs: list[dict]) -> dict:
         "logSamples": [line for s in servers for line in s.get("logSamples", [])][:8],
     }
     pooled["wallSeconds"] = round(sum(r.get("wallSeconds", 0) for r in runs), 1)
+    counters: dict[str, int] = {}
+    for r in runs:
+        for k, v in r.get("counters", {}).items():
+            counters[k] = counters.get(k, 0) + v
+    pooled["counters"] = counters
+    if all(r.get("chat") for r in runs):
+        pooled["chat"] = pool_chat([r["chat"] for r in runs])
+    return pooled
+
+
+def pool_chat(chats: list[dict]) -> dict:
+    """The chat figures of several rounds (bench/loadgen/chat.js) as one: counts summed,
+    delivery latency over every round's samples."""
+    summed = ("sent", "acknowledged", "clients", "expected", "delivered", "clientsMissingAny")
+    pooled = {k: sum(c[k] for c in chats) for k in (*summed, "framesIn")}
+    statuses: dict[str, int] = {}
+    for c in chats:
+        for status, n in c["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + n
+    pooled["statuses"] = statuses
+    pooled["errorSamples"] = [e for c in chats for e in c.get("errorSamples", [])][:5]
+    pooled["latencyMs"] = summarize([x for c in chats for x in c.get("latencySamplesMs", [])])
+    pooled["postMs"] = summarize([x for c in chats for x in c.get("postSamplesMs", [])])
+    pooled["rounds"] = [
+        {k: c.get(k) for k in ("sent", "acknowledged", "expected", "delivered")} for c in chats
+    ]
     return pooled
 
 

@@ -17,6 +17,10 @@ IDLE_HTTP_SESSIONS = (1000,)
 # The HTTP transport's goal: its typing-20 p99 within this many times our WebSocket typing-20's,
 # in the same run (issue #20).
 HTTP_TYPING_RATIO = 3
+# Chat beside the typing (issue #21): this many messages a second POSTed to the note, and its
+# goal: typing-20's p99 with them within this many times typing-20's alone, in the same run.
+CHAT_PER_SECOND = 2
+CHAT_TYPING_RATIO = 1.2
 KNEE_P95_MS = 100
 # Full replicas per note in the large scenarios; the other clients follow update metadata, which
 # keeps the generator from becoming the bottleneck (measured: 100 authors with every client a full
@@ -62,6 +66,12 @@ class Scenario:
     # Run its rounds interleaved with those of this scenario, when the same run has it (so the
     # two are compared over the same stretch of time; bench/rounds.py).
     interleave_with: str | None = None
+    # Open every client with ?acks=1, as the editor does, so it also gets our own messages
+    # (saved, access, chat; docs/protocol.md). Our server only.
+    acks: bool = False
+    # Chat messages a second POSTed to the first note by the generator while the authors type
+    # (bench/loadgen/chat.js); needs `acks`. Our server only.
+    chat_per_second: float = 0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -94,6 +104,10 @@ class Scenario:
             config["keepLatencySamples"] = True
         if self.transport != "ws":
             config["transport"] = self.transport
+        if self.acks:
+            config["acks"] = True
+        if self.chat_per_second:
+            config["chatPerSecond"] = self.chat_per_second
         config.update(self.extra)
         return config
 
@@ -190,6 +204,20 @@ def http_typing(authors: int, *, rounds: int = TYPING_ROUNDS) -> Scenario:
     )
 
 
+def chat_typing(authors: int, *, rounds: int = TYPING_ROUNDS) -> Scenario:
+    """typing-N with CHAT_PER_SECOND chat messages a second on the same note, on our server
+    only (the reference has no chat); its rounds interleave with typing-N's, whose figures it is
+    held to. Its clients open with ?acks=1, as the editor does: only such editors get chat."""
+    return replace(
+        typing(authors, group="chat-typing", rounds=rounds),
+        title=f"{authors} authors × 5 edits/s on one note, {CHAT_PER_SECOND} chat messages/s",
+        servers=("ours",),
+        interleave_with=f"typing-{authors}",
+        acks=True,
+        chat_per_second=CHAT_PER_SECOND,
+    )
+
+
 def idle_http(sessions: int) -> Scenario:
     """idle-N over the HTTP transport: memory per idle HTTP session, beside per socket."""
     return replace(
@@ -242,7 +270,12 @@ WARM_UP = Scenario(
 
 
 def quick() -> list[Scenario]:
-    return [typing(TYPING_AUTHORS, rounds=TYPING_ROUNDS), http_typing(TYPING_AUTHORS), PING_PONG]
+    return [
+        typing(TYPING_AUTHORS, rounds=TYPING_ROUNDS),
+        http_typing(TYPING_AUTHORS),
+        chat_typing(TYPING_AUTHORS),
+        PING_PONG,
+    ]
 
 
 def full() -> list[Scenario]:

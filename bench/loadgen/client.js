@@ -60,9 +60,12 @@ export class BenchClient {
     this.errors = []
     // author clientID -> { clocks: number[], times: number[] } (both ascending)
     this.advances = new Map()
-    this.counters = { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, awarenessIn: 0, unknownIn: 0, textFramesIn: 0, decodeErrors: 0 }
+    this.counters = { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, awarenessIn: 0, chatIn: 0, unknownIn: 0, textFramesIn: 0, decodeErrors: 0 }
     this.connectMs = null
     this.syncMs = null
+    // chat message id -> when its `chat` frame (a new message) arrived; only our server sends
+    // them, and only with ?acks=1.
+    this.chatSeen = new Map()
 
     this.doc.on('update', (update, origin) => {
       if (origin === LOCAL) this.send(wire.encodeUpdate(update))
@@ -186,6 +189,10 @@ export class BenchClient {
       }
     } else if (message.type === wire.MESSAGE_AWARENESS) {
       this.counters.awarenessIn++
+    } else if (message.type === wire.MESSAGE_CHAT) {
+      this.counters.chatIn++
+      const { kind, message: posted } = message.event
+      if (kind === 'message' && !this.chatSeen.has(posted.id)) this.chatSeen.set(posted.id, now())
     } else {
       this.counters.unknownIn++
     }

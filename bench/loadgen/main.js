@@ -9,6 +9,7 @@
 import { fork } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { ChatPoster } from './chat.js'
 import { now } from './client.js'
 import { summarize } from './stats.js'
 
@@ -46,7 +47,13 @@ const defaults = {
   keepLatencySamples: false,
   // 'ws': a raw WebSocket per client; 'http': the HTTP transport (server-sent events and POSTs,
   // docs/protocol.md), which only our server has. See client.js and http.js.
-  transport: 'ws'
+  transport: 'ws',
+  // Open every client with ?acks=1, as the editor does: it then also receives our own messages
+  // (saved, access, chat: docs/protocol.md). Our server only.
+  acks: false,
+  // Chat messages a second POSTed to the first note while the clients type (chat.js); 0: none.
+  // Our server only, and it needs `acks` to deliver them.
+  chatPerSecond: 0
 }
 
 const warn = (line) => process.stderr.write(`WARNING: ${line}\n`)
@@ -83,7 +90,7 @@ function planClients (scenario) {
         index,
         clientID: CLIENT_ID_BASE + index,
         noteIndex,
-        url: choices[k % choices.length],
+        url: scenario.acks ? `${choices[k % choices.length]}?acks=1` : choices[k % choices.length],
         headers: headersFor(target, index),
         role,
         // fullClientsPerNote clients of a note keep a real replica; see client.js.
@@ -174,6 +181,7 @@ function convergence (digests, lateJoins) {
 export async function run (scenario) {
   scenario = { ...defaults, ...scenario }
   if (!['ws', 'http'].includes(scenario.transport)) throw new Error(`unknown transport '${scenario.transport}'`)
+  if (scenario.chatPerSecond > 0 && !scenario.acks) throw new Error('chatPerSecond needs acks: only editors with ?acks=1 receive chat')
   if (scenario.otherClientsTrack === 'arrival' && scenario.authorsPerNote > 0) {
     // Such clients never read edits, so every delivery to them would count as lost.
     throw new Error("otherClientsTrack 'arrival' is for scenarios without authors")
@@ -218,7 +226,10 @@ export async function run (scenario) {
     const startAt = now() + 500
     const window = { type: 'start', startAt, warmupUntil: startAt + scenario.warmupMs, measureUntil: startAt + scenario.warmupMs + scenario.measureMs }
     result.window = { startAt: window.startAt, warmupUntil: window.warmupUntil, measureUntil: window.measureUntil }
+    // The coordinator posts the chat, so the workers' timers and CPU figures stay typing-20's.
+    const chat = scenario.chatPerSecond > 0 ? new ChatPoster(scenario, window) : null
     const editReplies = await Promise.all(workers.map((w) => w.ask(window, 'edits', scenario.warmupMs + scenario.measureMs + 60000)))
+    const chatPosts = chat ? await chat.finished() : []
 
     const targets = {}
     const editsByNote = {}
@@ -248,10 +259,11 @@ export async function run (scenario) {
       pingPongServes: editReplies.map((r) => r.pingPongServes).filter((x) => x !== null)
     }
 
-    const quiesced = await Promise.all(workers.map((w) => w.ask({ type: 'quiesce', targets, timeoutMs: scenario.quiesceTimeoutMs }, 'quiesced', scenario.quiesceTimeoutMs + 30000)))
+    const chatIds = chatPosts.map((p) => p.id)
+    const quiesced = await Promise.all(workers.map((w) => w.ask({ type: 'quiesce', targets, chatIds, timeoutMs: scenario.quiesceTimeoutMs }, 'quiesced', scenario.quiesceTimeoutMs + 30000)))
     result.quiescence = { ms: Math.round(Math.max(...quiesced.map((q) => q.ms))), clientsBehind: quiesced.reduce((n, q) => n + q.behind.length, 0) }
 
-    const evaluated = await Promise.all(workers.map((w) => w.ask({ type: 'evaluate', editsByNote }, 'results', 120000)))
+    const evaluated = await Promise.all(workers.map((w) => w.ask({ type: 'evaluate', editsByNote, chatPosts }, 'results', 120000)))
     const latencies = []
     let expected = 0
     let delivered = 0
@@ -272,6 +284,11 @@ export async function run (scenario) {
     result.counters = counters
     result.unexpectedCloses = closes
     result.clientErrors = evaluated.flatMap((r) => r.errors).slice(0, 10)
+    if (chat) {
+      result.chat = chat.summary(evaluated.map((r) => r.chat), scenario.keepLatencySamples)
+      if (result.chat.acknowledged < result.chat.sent) warn(`chat: ${result.chat.acknowledged} of ${result.chat.sent} messages answered 201 (${JSON.stringify(result.chat.statuses)})`)
+      if (result.chat.delivered < result.chat.expected) warn(`chat: delivered ${result.chat.delivered} of ${result.chat.expected} (message, client) pairs`)
+    }
 
     // One fresh client per note (on the last server process) must see the clients' text.
     const joiners = scenario.target.urls.slice(0, scenario.lateJoinNotes).map((urls, noteIndex) => ({

@@ -7,14 +7,17 @@
 //                 | varUint(2) • varUint8Array(update)        update
 //   awareness(a) := varUint(1) • varUint8Array(entries)
 //   entries      := varUint(n) • (varUint(clientID) • varUint(clock) • varString(json)){n}
+//   chat(e)      := varUint(102) • varString(json(e))                 ours, only with ?acks=1
 //
 // Any other type (our server's durable-save ack is type 100) is reported as UNKNOWN and ignored.
+// A chat event (docs/protocol.md) is decoded, so a scenario that chats can count who got what.
 
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 
 export const MESSAGE_SYNC = 0
 export const MESSAGE_AWARENESS = 1
+export const MESSAGE_CHAT = 102
 
 export const SYNC_STEP1 = 0
 export const SYNC_STEP2 = 1
@@ -56,5 +59,6 @@ export const decodeMessage = (data) => {
     const subType = decoding.readVarUint(decoder)
     return { type, subType, payload: decoding.readVarUint8Array(decoder) }
   }
+  if (type === MESSAGE_CHAT) return { type, event: JSON.parse(decoding.readVarString(decoder)) }
   return { type }
 }

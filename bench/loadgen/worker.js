@@ -3,6 +3,7 @@
 // Each step is one message from the coordinator and one reply: init (connect), clock, start
 // (edit until the end of the measured phase), quiesce, evaluate, latejoin, close.
 
+import { chatDeliveries, chatReached } from './chat.js'
 import { BenchClient, now } from './client.js'
 import { LagMonitor } from './lag.js'
 import { replayTypingTrace } from './trace.js'
@@ -149,25 +150,26 @@ async function start (message) {
   reply({ type: 'edits', edits, finalClocks, lag: lagFigures, pingPongServes: pingPong ? pingPong.serves : null })
 }
 
-const reached = (client, targets) => {
+const reached = (client, targets, chatIds) => {
   for (const [clientID, clock] of targets[client.spec.noteIndex] || []) {
     if (client.clockOf(clientID) < clock) return false
   }
-  return true
+  // Chat goes to the first note only (chat.js).
+  return client.spec.noteIndex !== 0 || chatReached(client, chatIds)
 }
 
-async function quiesce ({ targets, timeoutMs }) {
+async function quiesce ({ targets, chatIds = [], timeoutMs }) {
   const started = now()
   const live = clients.filter((c) => c.synced)
-  let behind = live.filter((c) => !reached(c, targets))
+  let behind = live.filter((c) => !reached(c, targets, chatIds))
   while (behind.length > 0 && now() - started < timeoutMs) {
     await sleep(POLL_MS)
-    behind = behind.filter((c) => !reached(c, targets))
+    behind = behind.filter((c) => !reached(c, targets, chatIds))
   }
   reply({ type: 'quiesced', ms: now() - started, behind: behind.map((c) => c.index) })
 }
 
-function evaluate ({ editsByNote }) {
+function evaluate ({ editsByNote, chatPosts = [] }) {
   let expected = 0
   let delivered = 0
   const latencies = []
@@ -200,7 +202,8 @@ function evaluate ({ editsByNote }) {
     digests: clients.filter((c) => c.synced && c.textDigest()).map((c) => ({ index: c.index, noteIndex: c.spec.noteIndex, ...c.textDigest() })),
     counters,
     unexpectedCloses: closes,
-    errors: clients.flatMap((c) => c.errors).slice(0, 20)
+    errors: clients.flatMap((c) => c.errors).slice(0, 20),
+    chat: chatDeliveries(clients.filter((c) => c.spec.noteIndex === 0), chatPosts)
   })
 }
 

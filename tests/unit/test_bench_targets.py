@@ -95,3 +95,69 @@ def test_rounds_interleave_any_number_of_sides_swapping_ends_each_round():
     order = [side for _, side in interleave(["ours", "ref", "http"], 3)]
     assert order == ["ours", "ref", "http", "http", "ref", "ours", "ours", "ref", "http"]
     assert [n for n, _ in interleave("ab", 2)] == [0, 0, 1, 1]
+
+
+def _chat(*, sent=40, acknowledged=40, clients=20, missed=0):
+    expected = acknowledged * clients
+    return {
+        "sent": sent,
+        "acknowledged": acknowledged,
+        "statuses": {
+            "201": acknowledged,
+            **({"429": sent - acknowledged} if sent > acknowledged else {}),
+        },
+        "clients": clients,
+        "expected": expected,
+        "delivered": expected - missed,
+        "clientsMissingAny": min(missed, clients),
+    }
+
+
+def _with_chat(chat_p99, alone_p99, *, lost=0, same_run=True, chat=None):
+    from bench.report import chat_target_rows
+
+    with_chat = _typing(chat_p99, delivered=100 - lost)
+    with_chat["chat"] = _chat() if chat is None else chat
+    results = {
+        "typing-20": {"stamp": "A", "ours": _typing(alone_p99)},
+        "chat-typing-20": {"stamp": "A" if same_run else "B", "ours": with_chat},
+    }
+    return chat_target_rows(results)
+
+
+def test_the_chat_target_compares_with_typing_alone_in_the_same_run():
+    from bench.report import chat_target_rows
+
+    assert chat_target_rows({"typing-20": {"stamp": "A", "ours": _typing(1.0)}}) == []
+    (met,) = _with_chat(3.5, 3.0)
+    assert met.startswith("| typing p99 with 2 chat messages/s ≤ 1.2× typing-20 alone, same run |")
+    assert met.endswith("| yes |") and "(1.2×)" in met and "800 / 800 delivered" in met
+    (slow,) = _with_chat(3.7, 3.0)
+    assert slow.endswith("| **no** |")
+    (apart,) = _with_chat(3.0, 3.0, same_run=False)
+    assert apart.endswith("| – |") and "another run" in apart
+
+
+def test_the_chat_target_fails_if_typing_or_chat_lost_anything():
+    (lossy,) = _with_chat(3.0, 3.0, lost=1)
+    assert lossy.endswith("| **no** |")
+    (missed,) = _with_chat(3.0, 3.0, chat=_chat(missed=1))
+    assert missed.endswith("| **no** |") and "799 / 800 delivered" in missed
+    (refused,) = _with_chat(3.0, 3.0, chat=_chat(acknowledged=30))
+    assert refused.endswith("| **no** |") and "30 of 40 answered 201" in refused
+
+
+def test_the_chat_target_claims_nothing_when_no_chat_was_sent():
+    (silent,) = _with_chat(3.0, 3.0, chat={})
+    assert silent.endswith("| – |") and "no chat sent" in silent
+    (zero,) = _with_chat(3.0, 3.0, chat=_chat(sent=0, acknowledged=0))
+    assert zero.endswith("| – |")
+
+
+def test_the_targets_table_carries_the_chat_row_once_the_chat_scenario_ran():
+    latest = _latest()
+    with_chat = {**_typing(3.3), "chat": _chat()}
+    latest["results"]["chat-typing-20"] = {"ours": with_chat}
+    verdicts = _verdicts(latest)
+    assert verdicts["typing p99 with 2 chat messages/s ≤ 1.2× typing-20 alone, same run"] == "yes"
+    assert len(verdicts) == 8

@@ -14,12 +14,13 @@
  * @property {string} noteId
  * @property {string} wsPath      e.g. "/ws/notes"; the room name is `noteId + '/'`
  * @property {string} [httpPath]  e.g. "/http/notes": the same note over HTTP, when WebSockets are blocked
- * @property {string} [csrfToken] for the HTTP transport's POSTs
+ * @property {string} [csrfToken] for POSTs: the HTTP transport's and the chat's
  * @property {string} title       the title when the page was rendered
  * @property {EditorUser} user
  * @property {boolean} canEdit
  * @property {boolean} canManage
  * @property {string} renameUrl
+ * @property {string} chatUrl  the note's chat: GET a page, POST a message, `<id>/` to edit or delete
  * @property {string} listUrl
  */
 

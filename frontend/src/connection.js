@@ -10,12 +10,15 @@
 import * as decoding from 'lib0/decoding'
 import { WebsocketProvider } from 'y-websocket'
 import { httpSocketClass } from './httpsocket.js'
+import { parseChatEvent } from './chatlog.js'
 import { MSG_SAVED, savedMessageHandler } from './saves.js'
 import { PROBE_INTERVAL_MS, TransportChooser } from './transport.js'
 
 /** `access(r) := varUint(101) • varUint(r)`: the user's role now (1 viewer, 2 editor, 3 owner). */
 export const MSG_ACCESS = 101
 export const ROLE_EDITOR = 2
+/** `chat(e) := varUint(102) • varString(json)`: a message posted, edited or deleted in the note's chat. */
+export const MSG_CHAT = 102
 
 /** The longest wait between reconnect attempts (y-websocket's default is 2.5 s). */
 export const MAX_BACKOFF_MS = 10000
@@ -106,6 +109,8 @@ export class Connection {
     this.synced = false
     /** @type {Set<() => void>} */
     this._listeners = new Set()
+    /** @type {Set<(event: import('./chatlog.js').ChatEvent) => void>} */
+    this._chatListeners = new Set()
     /** @type {TransportChooser | null} */
     this.transports = null
     /** @type {typeof WebSocket} */
@@ -135,6 +140,10 @@ export class Connection {
     this.provider.messageHandlers[MSG_SAVED] = savedMessageHandler(tracker)
     this.provider.messageHandlers[MSG_ACCESS] = (_encoder, decoder) => {
       this._onAccess(decoding.readVarUint(decoder))
+    }
+    this.provider.messageHandlers[MSG_CHAT] = (_encoder, decoder) => {
+      const event = parseChatEvent(decoding.readVarString(decoder))
+      if (event) for (const listener of this._chatListeners) listener(event)
     }
     if (this.offline) this.status = { kind: 'offline' }
 
@@ -171,6 +180,15 @@ export class Connection {
   subscribe(listener) {
     this._listeners.add(listener)
     return () => this._listeners.delete(listener)
+  }
+
+  /**
+   * Subscribe to the note's chat events; returns an unsubscribe function.
+   * @param {(event: import('./chatlog.js').ChatEvent) => void} listener
+   */
+  onChat(listener) {
+    this._chatListeners.add(listener)
+    return () => this._chatListeners.delete(listener)
   }
 
   get connected() {

@@ -60,3 +60,29 @@ export function setupViewToggle({ root, group, storage, onChange }) {
   }
   apply(readViewMode(storage))
 }
+
+export const CHAT_OPEN_KEY = 'collab-notes:chat-open'
+
+/**
+ * Whether the chat panel was left open (closed by default, and when storage is unavailable).
+ * @param {() => Storage} storage
+ */
+export function readChatOpen(storage) {
+  try {
+    return storage().getItem(CHAT_OPEN_KEY) === '1'
+  } catch {
+    return false
+  }
+}
+
+/**
+ * @param {() => Storage} storage
+ * @param {boolean} open
+ */
+export function writeChatOpen(storage, open) {
+  try {
+    storage().setItem(CHAT_OPEN_KEY, open ? '1' : '0')
+  } catch {
+    // Not remembered: the panel still opens or closes on this page.
+  }
+}

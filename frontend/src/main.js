@@ -6,6 +6,7 @@
 import './editor.css'
 import * as Y from 'yjs'
 import { Awareness } from 'y-protocols/awareness'
+import { ChatPanel } from './chat.js'
 import { probeIntervalOverride, readConfig, websocketBase } from './config.js'
 import { Connection } from './connection.js'
 import { createEditor } from './editor.js'
@@ -91,6 +92,30 @@ function start() {
   preview.renderNow()
   ytext.observe(() => preview.schedule())
 
+  const chat = new ChatPanel({
+    elements: {
+      toggle: /** @type {HTMLButtonElement} */ (byId('chat-toggle')),
+      unread: byId('chat-unread'),
+      scroller: byId('chat-scroll'),
+      older: /** @type {HTMLButtonElement} */ (byId('chat-older')),
+      state: byId('chat-state'),
+      list: /** @type {HTMLOListElement} */ (byId('chat-list')),
+      announce: byId('chat-announce'),
+      form: /** @type {HTMLFormElement} */ (byId('chat-form')),
+      input: /** @type {HTMLTextAreaElement} */ (byId('chat-input')),
+      counter: byId('chat-counter'),
+      error: byId('chat-error'),
+    },
+    root: document.documentElement,
+    url: config.chatUrl,
+    csrfToken: config.csrfToken || '',
+    user: config.user,
+    canManage: config.canManage,
+    connection: conn,
+    storage: () => window.localStorage,
+    document,
+  })
+
   const status = new StatusView({
     connection: byId('connection-status'),
     save: byId('save-status'),
@@ -154,7 +179,7 @@ function start() {
 
   // For tests and debugging: the live objects, read-only by convention.
   Object.defineProperty(window, 'collabNotes', {
-    value: Object.freeze({ doc, awareness, connection: conn, tracker, getEditor: () => editor }),
+    value: Object.freeze({ doc, awareness, connection: conn, tracker, chat, getEditor: () => editor }),
   })
 }
 

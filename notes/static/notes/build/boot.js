@@ -1,2 +1,2 @@
 /* Collab Notes editor. Bundled packages and their licences: THIRD_PARTY_LICENSES.txt */
-"use strict";(()=>{var d=["editor","split","preview"],i="collab-notes:view-mode",t="split";function e(o){try{let n=o().getItem(i);return d.find(r=>r===n)||t}catch{return t}}document.documentElement.dataset.viewMode=e(()=>window.localStorage);})();
+"use strict";(()=>{var d=["editor","split","preview"],s="collab-notes:view-mode",e="split";function o(t){try{let c=t().getItem(s);return d.find(a=>a===c)||e}catch{return e}}var i="collab-notes:chat-open";function n(t){try{return t().getItem(i)==="1"}catch{return!1}}var r=()=>window.localStorage;document.documentElement.dataset.viewMode=o(r);document.documentElement.dataset.chat=n(r)?"open":"closed";})();

@@ -19,6 +19,8 @@ export const MSG_ACCESS = 101
 export const ROLE_EDITOR = 2
 /** `chat(e) := varUint(102) • varString(json)`: a message posted, edited or deleted in the note's chat. */
 export const MSG_CHAT = 102
+/** `comments(e) := varUint(103) • varString(json)`: a comment thread changed or went. */
+export const MSG_COMMENTS = 103
 
 /** The longest wait between reconnect attempts (y-websocket's default is 2.5 s). */
 export const MAX_BACKOFF_MS = 10000
@@ -111,6 +113,8 @@ export class Connection {
     this._listeners = new Set()
     /** @type {Set<(event: import('./chatlog.js').ChatEvent) => void>} */
     this._chatListeners = new Set()
+    /** @type {Set<(event: {kind: string, thread?: object, id?: number}) => void>} */
+    this._commentListeners = new Set()
     /** @type {TransportChooser | null} */
     this.transports = null
     /** @type {typeof WebSocket} */
@@ -144,6 +148,14 @@ export class Connection {
     this.provider.messageHandlers[MSG_CHAT] = (_encoder, decoder) => {
       const event = parseChatEvent(decoding.readVarString(decoder))
       if (event) for (const listener of this._chatListeners) listener(event)
+    }
+    // Comment-thread events: passed on to whoever listens; a malformed one is dropped.
+    this.provider.messageHandlers[MSG_COMMENTS] = (_encoder, decoder) => {
+      let event = null
+      try { event = JSON.parse(decoding.readVarString(decoder)) } catch { return }
+      if (event && typeof event === 'object' && typeof event.kind === 'string') {
+        for (const listener of this._commentListeners) listener(event)
+      }
     }
     if (this.offline) this.status = { kind: 'offline' }
 
@@ -189,6 +201,15 @@ export class Connection {
   onChat(listener) {
     this._chatListeners.add(listener)
     return () => this._chatListeners.delete(listener)
+  }
+
+  /**
+   * Listen to comment-thread events (docs/protocol.md, `comments(e)`); returns an unsubscribe.
+   * @param {(event: {kind: string, thread?: object, id?: number}) => void} listener
+   */
+  onComments(listener) {
+    this._commentListeners.add(listener)
+    return () => this._commentListeners.delete(listener)
   }
 
   get connected() {
